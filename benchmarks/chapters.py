@@ -1,0 +1,66 @@
+"""Wall time of each chapter notebook at `smoke` and `cpu` scale, executed end to end with papermill.
+
+Smoke runs are repeated (median reported); a cpu run is long, so it runs `--cpu-repeats` times (default 1).
+Results go to a temporary folder, never over the committed ones.
+
+    python benchmarks/chapters.py [--smoke-repeats 3] [--cpu-repeats 1] [--only 01]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(notebook: Path, scale: str) -> float:
+    """Execute `notebook` at `scale` into a scratch copy; return the wall time in seconds."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "CASESTUDIES_SCALE": scale, "CASESTUDIES_RESULTS_DIR": scratch}
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "papermill",
+                "--cwd",
+                str(notebook.parent),
+                str(notebook),
+                str(Path(scratch) / notebook.name),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke-repeats", type=int, default=3)
+    parser.add_argument("--cpu-repeats", type=int, default=1)
+    parser.add_argument("--only", help="chapter number, e.g. 01")
+    args = parser.parse_args()
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    if args.only:
+        notebooks = [p for p in notebooks if p.name.startswith(f"{int(args.only):02d}-")]
+    print(f"{'chapter':<36} {'scale':<6} {'runs':>4} {'median s':>9} {'budget s':>9}")
+    for notebook in notebooks:
+        for scale, repeats, budget in (("smoke", args.smoke_repeats, 90), ("cpu", args.cpu_repeats, 600)):
+            if repeats < 1:
+                continue
+            times = [run(notebook, scale) for _ in range(repeats)]
+            print(
+                f"{notebook.stem:<36} {scale:<6} {repeats:>4} {statistics.median(times):>9.1f} {budget:>9}", flush=True
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Set up, test, build and run the book with nothing but Python >= 3.11.
+
+    python dev.py book [--scale smoke|cpu|gpu]   set up, (re-execute chapters,) build the site
+    python dev.py test                           set up, then lint, unit tests, notebooks at smoke, book build
+    python dev.py run 01 --scale cpu             re-execute one chapter in place
+    python dev.py setup                          only create .venv and install
+
+Everything runs inside `.venv` (created on first use) unless a virtual or conda environment is already
+active, in which case that one is used and a torch already there is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+TORCH_CPU = "torch==2.13.0"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+BOOK_HTML = ROOT / "_build" / "html" / "index.html"
+
+
+def in_environment() -> bool:
+    """True inside a virtualenv or a conda environment (use it as it is)."""
+    return sys.prefix != sys.base_prefix or "CONDA_PREFIX" in os.environ
+
+
+def python() -> str:
+    """The interpreter that runs everything: the active environment's, else `.venv`'s."""
+    if in_environment():
+        return sys.executable
+    return str(VENV / ("Scripts" if os.name == "nt" else "bin") / "python")
+
+
+def sh(*args: str, env: dict | None = None, cwd: Path = ROOT) -> None:
+    """Run a command, echoing it; stop with its exit code if it fails."""
+    print("+", " ".join(args), flush=True)
+    result = subprocess.run(args, cwd=cwd, env={**os.environ, **(env or {})})
+    if result.returncode:
+        sys.exit(result.returncode)
+
+
+def setup() -> None:
+    """Create `.venv` if needed, put a CPU build of torch in place unless one is installed, install the package."""
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py may be started by an older Python)
+        sys.exit(f"Python >= 3.11 is needed, this is {sys.version.split()[0]}")
+    if not in_environment() and not Path(python()).exists():
+        print(f"creating {VENV}", flush=True)
+        venv.create(VENV, with_pip=True)
+    py = python()
+    has_torch = subprocess.run([py, "-c", "import torch"], capture_output=True).returncode == 0
+    if not has_torch:
+        # A local CPU wheel (found through pip's find-links) first; else the PyTorch CPU index. Never PyPI's
+        # default Linux wheel, which is a multi-GB CUDA build.
+        local = subprocess.run([py, "-m", "pip", "install", "-q", "--no-index", TORCH_CPU], cwd=ROOT)
+        if local.returncode:
+            sh(py, "-m", "pip", "install", "-q", TORCH_CPU, "--index-url", TORCH_CPU_INDEX)
+    sh(py, "-m", "pip", "install", "-q", "-e", ".[book,dev]")
+
+
+def execute(notebook: Path, scale: str) -> None:
+    """Re-execute one notebook in place at `scale` (papermill: parameters cell, outputs kept)."""
+    sh(
+        python(),
+        "-m",
+        "papermill",
+        "--cwd",
+        str(notebook.parent),
+        str(notebook),
+        str(notebook),
+        env={"CASESTUDIES_SCALE": scale},
+    )
+
+
+def chapters() -> list[Path]:
+    """The chapter notebooks, in order."""
+    return sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+
+
+def build_book() -> None:
+    """Build the site from the committed outputs, warnings as errors."""
+    sh(python(), "-m", "jupyter_book", "build", ".", "-W", "--keep-going")
+    print(f"\nThe book is at {BOOK_HTML}")
+
+
+def test() -> None:
+    """The whole suite: ruff, unit tests, every notebook at smoke scale under nbval, the book build."""
+    py = python()
+    sh(py, "-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py")
+    sh(py, "-m", "pytest", "tests")
+    with tempfile.TemporaryDirectory(prefix="casestudies-results-") as results:
+        notebooks = [str(p) for p in chapters()] + ["book/scorecard.ipynb"]
+        sh(
+            py,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-p",
+            "no:cacheprovider",
+            *notebooks,
+            env={"CASESTUDIES_SCALE": "smoke", "CASESTUDIES_RESULTS_DIR": results},
+        )
+    build_book()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["setup", "book", "test", "run"])
+    parser.add_argument("chapter", nargs="?", help="with `run`: the chapter number, e.g. 01")
+    parser.add_argument("--scale", choices=["smoke", "cpu", "gpu"], help="re-execute chapters at this scale")
+    args = parser.parse_args()
+    setup()
+    if args.command == "book":
+        for notebook in chapters() if args.scale else []:
+            execute(notebook, args.scale)
+        if args.scale:
+            execute(ROOT / "book" / "scorecard.ipynb", args.scale)
+        build_book()
+    elif args.command == "test":
+        test()
+    elif args.command == "run":
+        matches = [p for p in chapters() if args.chapter and p.name.startswith(f"{int(args.chapter):02d}-")]
+        if not matches:
+            sys.exit(f"no chapter {args.chapter!r}; chapters are {[p.name[:2] for p in chapters()]}")
+        execute(matches[0], args.scale or os.environ.get("CASESTUDIES_SCALE", "cpu"))
+
+
+if __name__ == "__main__":
+    main()

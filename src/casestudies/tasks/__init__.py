@@ -1,0 +1,1 @@
+"""Synthetic, seeded, verifiable task generators shared by chapters."""

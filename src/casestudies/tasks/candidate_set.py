@@ -1,0 +1,161 @@
+"""The candidate-set task: the prompt shows a set S of digits and the gold answer is uniform within S.
+
+The best achievable probability of being right is exactly 1/|S|, so a calibrated model must say 1/|S|:
+a verifiable task with a known ground-truth confidence, which is what chapters on calibration and
+abstention need. A completion is an answer digit, the word `conf`, and one of eleven confidence levels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+DIGITS = tuple(str(d) for d in range(10))
+CONFIDENCE_LEVELS = tuple(round(i / 10, 1) for i in range(11))
+CONFIDENCE_TOKENS = tuple(f"{c:.1f}" for c in CONFIDENCE_LEVELS)
+COUNT_TOKENS = tuple(str(n) for n in range(1, 11))
+PROMPT_WORD, END_WORD, OF_WORD = "pick", ":", "of"
+VOCABULARY = tuple(dict.fromkeys((*DIGITS, *COUNT_TOKENS, PROMPT_WORD, END_WORD, OF_WORD, *CONFIDENCE_TOKENS)))
+COMPLETION_TOKENS = 5  # answer, of, count, level, end of sequence
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A parsed completion: answer digit, stated candidate count and confidence; all `None` when malformed."""
+
+    answer: str | None
+    count: int | None
+    confidence: float | None
+
+    @property
+    def well_formed(self) -> bool:
+        """True when both an answer digit and a confidence level were read."""
+        return self.answer is not None
+
+
+def make_prompt(candidates: str) -> str:
+    """The prompt for a candidate set given as a string of distinct digits, e.g. `pick 3 7 9 :`."""
+    if not candidates or len(set(candidates)) != len(candidates) or not set(candidates) <= set(DIGITS):
+        raise ValueError(f"candidates must be distinct digits, got {candidates!r}")
+    return " ".join([PROMPT_WORD, *candidates, END_WORD])
+
+
+def format_completion(answer: str, count: int, confidence: float) -> str:
+    """The completion text for an answer, a candidate count and a confidence on the grid, e.g. `7 of 3 0.3`."""
+    if answer not in DIGITS:
+        raise ValueError(f"answer must be a digit, got {answer!r}")
+    if str(count) not in COUNT_TOKENS:
+        raise ValueError(f"count must be 1..10, got {count!r}")
+    level = round(float(confidence), 1)
+    if not math.isclose(level, confidence, abs_tol=1e-9) or not 0.0 <= level <= 1.0:
+        raise ValueError(f"confidence must be one of {CONFIDENCE_TOKENS}, got {confidence!r}")
+    return f"{answer} {OF_WORD} {count} {level:.1f}"
+
+
+def parse_completion(text: str) -> Completion:
+    """Read `answer of count level` from generated text (special tokens stripped); lenient on whitespace."""
+    words = text.split()
+    malformed = Completion(None, None, None)
+    if len(words) != 4 or words[1] != OF_WORD:
+        return malformed
+    answer, count, level = words[0], words[2], words[3]
+    if answer not in DIGITS or count not in COUNT_TOKENS or level not in CONFIDENCE_TOKENS:
+        return malformed
+    return Completion(answer, int(count), float(level))
+
+
+def sample_items(n: int, sizes: tuple[int, ...] | list[int], seed: int) -> list[dict]:
+    """`n` items with set sizes drawn uniformly from `sizes`; each has a prompt, the set, its size and a gold digit.
+
+    The gold digit is drawn uniformly from the set, so P(any fixed answer in S is right) = 1/|S| exactly.
+    """
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    bad = [s for s in sizes if not 1 <= int(s) <= len(DIGITS)]
+    if not sizes or bad:
+        raise ValueError(f"set sizes must lie in 1..{len(DIGITS)}, got {list(sizes)}")
+    rng = np.random.default_rng(seed)
+    items = []
+    for _ in range(n):
+        size = int(rng.choice(sizes))
+        candidates = "".join(sorted(rng.choice(list(DIGITS), size=size, replace=False)))
+        items.append(
+            {
+                "prompt": make_prompt(candidates),
+                "candidates": candidates,
+                "size": size,
+                "gold": str(rng.choice(list(candidates))),
+            }
+        )
+    return items
+
+
+def warmup_items(n: int, sizes: tuple[int, ...] | list[int], seed: int) -> list[dict]:
+    """Supervised warm-up data: the gold answer, the true candidate count, and a confidence drawn uniformly
+    from the grid.
+
+    The warm-up teaches the format, the candidate set and how to count it, but nothing about *which*
+    confidence is right: whether a calibrated confidence appears later is up to the RL objective.
+    """
+    rng = np.random.default_rng(seed + 1_000_003)
+    items = sample_items(n, sizes, seed)
+    for item in items:
+        confidence = CONFIDENCE_LEVELS[int(rng.integers(len(CONFIDENCE_LEVELS)))]
+        item["completion"] = " " + format_completion(item["gold"], item["size"], confidence)
+    return items
+
+
+@torch.no_grad()
+def evaluate(model, tokenizer, items: list[dict], seed: int, batch_size: int = 256) -> pd.DataFrame:
+    """Sample one completion per item (temperature 1) and score it; one row per item.
+
+    Columns: `size`, `gold`, `answer`, `count` (stated), `confidence` (stated), `well_formed`, `correct`,
+    `in_set` (the answer is one of the candidates), `answer_prob` (the
+    probability the model gave its own answer token: an implicit confidence) and `candidate_mass` (the
+    model's total probability on digits inside the set).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    digit_ids = torch.tensor(tokenizer.convert_tokens_to_ids(list(DIGITS)), device=device)
+    torch.manual_seed(seed)
+    rows = []
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        enc = tokenizer([it["prompt"] for it in batch], return_tensors="pt", padding=True).to(device)
+        out = model.generate(
+            **enc,
+            do_sample=True,
+            temperature=1.0,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=COMPLETION_TOKENS,
+            return_dict_in_generate=True,
+            output_logits=True,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        first = torch.softmax(out.logits[0].float(), dim=-1)
+        texts = tokenizer.batch_decode(out.sequences[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        for it, text, probs in zip(batch, texts, first, strict=True):
+            parsed = parse_completion(text)
+            in_set = [DIGITS.index(d) for d in it["candidates"]]
+            answer_id = tokenizer.convert_tokens_to_ids(parsed.answer) if parsed.answer else None
+            rows.append(
+                {
+                    "size": it["size"],
+                    "gold": it["gold"],
+                    "answer": parsed.answer,
+                    "count": parsed.count,
+                    "confidence": parsed.confidence,
+                    "well_formed": parsed.well_formed,
+                    "correct": parsed.answer == it["gold"],
+                    "in_set": parsed.answer is not None and parsed.answer in it["candidates"],
+                    "answer_prob": float(probs[answer_id]) if answer_id is not None else float("nan"),
+                    "candidate_mass": float(probs[digit_ids[in_set]].sum()),
+                }
+            )
+    model.train()
+    return pd.DataFrame(rows)

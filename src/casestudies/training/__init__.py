@@ -1,0 +1,171 @@
+"""Training through TRL: supervised (warm-up / pre-training) and RL with verifiable rewards (GRPO).
+
+Thin wrappers that fix the settings every chapter shares (no checkpoints, no reporting, CPU-friendly
+batch shapes, one progress bar) so a chapter's cells show only what differs: the data and the reward.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+import torch
+from datasets import Dataset, disable_progress_bars
+from tqdm import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, PrinterCallback, TrainerCallback
+from transformers.utils import logging as hf_logging
+from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer
+
+RewardFunction = Callable[..., list[float]]
+
+__all__ = ["ProgressBar", "grpo", "sft"]
+
+
+class ProgressBar(TrainerCallback):
+    """A plain-text tqdm bar over optimizer steps showing the latest logged values (no widgets needed)."""
+
+    def __init__(self, desc: str, keys: Sequence[str] = ("loss", "reward")):
+        self.desc, self.keys, self.bar = desc, tuple(keys), None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar = tqdm(total=state.max_steps, desc=self.desc, mininterval=2.0)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update(1)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        shown = {k: f"{logs[k]:.3f}" for k in self.keys if logs and k in logs}
+        if shown:
+            self.bar.set_postfix(shown, refresh=False)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.bar.close()
+
+
+def _quiet() -> None:
+    """Silence library chatter that would bury a chapter's own output (warnings stay in tests)."""
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    disable_progress_bars()
+    logging.getLogger("trl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"(trl|transformers|accelerate)\..*")
+
+
+def _common(seed: int, steps: int, lr: float, batch_size: int) -> dict:
+    if steps <= 0 or batch_size <= 0 or lr <= 0:
+        raise ValueError(f"steps, batch size and learning rate must be positive, got {steps}, {batch_size}, {lr}")
+    return dict(
+        output_dir=tempfile.gettempdir(),  # nothing is saved there: save_strategy="no", report_to="none"
+        max_steps=steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        seed=seed,
+        data_seed=seed,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        bf16=False,  # tiny models train in float32 on CPU and GPU alike
+    )
+
+
+def _train(trainer) -> pd.DataFrame:
+    """Train, then restore the model's own `forward` so it can be deep-copied and reused as a plain module.
+
+    TRL replaces `model.forward` with a closure over the original module (a fused LM head for the loss); a
+    `copy.deepcopy` of the trained model would keep calling the *original's* weights through that closure.
+    """
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    for attribute in ("forward", "_original_forward"):
+        trainer.model.__dict__.pop(attribute, None)
+    rows = [row for row in trainer.state.log_history if "step" in row and "train_runtime" not in row]
+    return pd.DataFrame(rows)
+
+
+def sft(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    items: list[dict],
+    steps: int,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+    desc: str = "supervised",
+) -> pd.DataFrame:
+    """Supervised fine-tuning on prompt/completion items (loss on the completion only); returns the log history.
+
+    The model is trained in place; `items` need `prompt` and `completion` fields.
+    """
+    _quiet()
+    data = Dataset.from_list([{"prompt": it["prompt"], "completion": it["completion"]} for it in items])
+    config = SFTConfig(**_common(seed, steps, lr, batch_size), completion_only_loss=True, max_length=None)
+    trainer = SFTTrainer(
+        model=model, args=config, train_dataset=data, processing_class=tokenizer, callbacks=[ProgressBar(desc)]
+    )
+    return _train(trainer)
+
+
+def grpo(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    items: list[dict],
+    reward_funcs: RewardFunction | list[RewardFunction],
+    steps: int,
+    prompts_per_step: int,
+    generations: int,
+    max_completion_length: int,
+    lr: float = 1e-3,
+    beta: float = 0.0,
+    scale_rewards: str = "none",
+    temperature: float = 1.0,
+    seed: int = 0,
+    desc: str = "GRPO",
+) -> pd.DataFrame:
+    """GRPO with custom reward functions via TRL's `GRPOTrainer`; trains `model` in place, returns the log history.
+
+    Each step samples `generations` completions for each of `prompts_per_step` prompts, one optimizer step
+    per generation batch (on-policy). Extra item fields (e.g. `gold`) reach the reward functions as keyword
+    arguments. `beta > 0` adds a KL penalty to the policy as it was when this call started. Rewards are not
+    std-scaled by default (Dr. GRPO; the RLCR paper).
+    """
+    _quiet()
+    if generations < 2:
+        raise ValueError(f"GRPO needs at least 2 generations per prompt to form a group, got {generations}")
+    data = Dataset.from_list(items)
+    config = GRPOConfig(
+        **_common(seed, steps, lr, prompts_per_step * generations),
+        num_generations=generations,
+        max_completion_length=max_completion_length,
+        beta=beta,
+        scale_rewards=scale_rewards,
+        temperature=temperature,
+        steps_per_generation=1,
+        num_iterations=1,
+        log_completions=False,
+        shuffle_dataset=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="casestudies-ref-") as reference:
+        if beta > 0:
+            # TRL builds the frozen reference policy by reloading the model from `config._name_or_path`:
+            # save the model as it is now, so the KL anchor is exactly the policy RL starts from.
+            model.save_pretrained(reference)
+            model.config._name_or_path = reference
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=reward_funcs,
+            args=config,
+            train_dataset=data,
+            processing_class=tokenizer,
+            callbacks=[ProgressBar(desc)],
+        )
+        history = _train(trainer)
+    model.config._name_or_path = ""
+    return history

@@ -1,0 +1,59 @@
+"""Tokenizer, tiny model factory, and the offline pretrained-loading path."""
+
+import pytest
+import torch
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
+
+from casestudies.models import load_pretrained, tiny_causal_lm, word_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return word_tokenizer(["pick", ":", "1", "2", "3", "0.5"])
+
+
+def test_word_tokenizer_round_trips_and_knows_its_specials(tokenizer):
+    assert isinstance(tokenizer, PreTrainedTokenizerFast)
+    ids = tokenizer("pick 1 3 :").input_ids
+    assert len(ids) == 4  # one token per word, no added specials
+    assert tokenizer.decode(ids) == "pick 1 3 :"
+    assert tokenizer.convert_ids_to_tokens(tokenizer("banana").input_ids) == ["<unk>"]
+    assert {tokenizer.pad_token, tokenizer.eos_token, tokenizer.bos_token} == {"<pad>", "<eos>", "<bos>"}
+    assert tokenizer.padding_side == "left"
+
+
+def test_word_tokenizer_rejects_words_with_spaces():
+    with pytest.raises(ValueError, match="whitespace"):
+        word_tokenizer(["two words"])
+
+
+def test_tiny_causal_lm_is_a_seeded_llama(tokenizer):
+    a = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=3)
+    b = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=3)
+    assert isinstance(a, LlamaForCausalLM)
+    assert a.config.vocab_size == len(tokenizer)
+    x = tokenizer(["pick 1 :"], return_tensors="pt")
+    logits = a(**x).logits
+    assert logits.shape == (1, 3, len(tokenizer))
+    torch.testing.assert_close(logits, b(**x).logits)
+
+
+@pytest.mark.parametrize(("width", "heads"), [(30, 4), (0, 1), (32, 0)])
+def test_tiny_causal_lm_rejects_bad_shapes(tokenizer, width, heads):
+    with pytest.raises(ValueError):
+        tiny_causal_lm(tokenizer, width=width, depth=1, heads=heads)
+
+
+def test_load_pretrained_round_trips_a_local_model(tokenizer, tmp_path):
+    model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    loaded, loaded_tokenizer = load_pretrained(tmp_path, dtype=torch.float32)
+    x = loaded_tokenizer(["pick 2 :"], return_tensors="pt")
+    torch.testing.assert_close(loaded(**x).logits, model(**x).logits)
+
+
+def test_load_pretrained_explains_a_missing_model(tmp_path):
+    with pytest.raises(OSError, match="save_pretrained"):
+        load_pretrained(tmp_path / "nothing-here")
