@@ -85,7 +85,8 @@ def chapters() -> list[Path]:
 
 def build_book() -> None:
     """Build the site from the committed outputs, warnings as errors."""
-    sh(python(), "-m", "jupyter_book", "build", ".", "-W", "--keep-going")
+    jupyter_book = Path(python()).with_name("jupyter-book")  # the package has no `python -m` entry point
+    sh(str(jupyter_book), "build", ".", "-W", "--keep-going")
     print(f"\nThe book is at {BOOK_HTML}")
 
 
