@@ -56,10 +56,12 @@ def setup() -> None:
     py = python()
     has_torch = subprocess.run([py, "-c", "import torch"], capture_output=True).returncode == 0
     if not has_torch:
-        # A local CPU wheel (found through pip's find-links) first; else the PyTorch CPU index. Never PyPI's
-        # default Linux wheel, which is a multi-GB CUDA build.
-        local = subprocess.run([py, "-m", "pip", "install", "-q", "--no-index", TORCH_CPU], cwd=ROOT)
-        if local.returncode:
+        # A CPU wheel on local disk (found through pip's find-links) first, its dependencies from the usual
+        # index; else the PyTorch CPU index. Never PyPI's default Linux wheel, a multi-GB CUDA build.
+        local = [py, "-m", "pip", "install", "-q", "--no-index", "--no-deps", TORCH_CPU]
+        if subprocess.run(local, cwd=ROOT, capture_output=True).returncode == 0:
+            sh(py, "-m", "pip", "install", "-q", TORCH_CPU)
+        else:
             sh(py, "-m", "pip", "install", "-q", TORCH_CPU, "--index-url", TORCH_CPU_INDEX)
     sh(py, "-m", "pip", "install", "-q", "-e", ".[book,dev]")
 

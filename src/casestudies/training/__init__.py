@@ -46,7 +46,7 @@ class ProgressBar(TrainerCallback):
 
 
 def _quiet() -> None:
-    """Silence library chatter that would bury a chapter's own output (warnings stay in tests)."""
+    """Silence library chatter that would bury a chapter's own output: info logs, progress bars, warnings."""
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     disable_progress_bars()
