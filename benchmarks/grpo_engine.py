@@ -14,6 +14,7 @@ import statistics
 import time
 
 import torch
+from transformers import TrainerCallback
 
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.rewards import binary_reward
@@ -34,7 +35,7 @@ def hand_step(model, tokenizer, optimizer, items: list[dict]) -> None:
         for _ in range(cs.COMPLETION_TOKENS):
             token = torch.multinomial(torch.softmax(out.logits[:, -1].float(), -1), 1)
             new_tokens.append(token)
-            out = model(input_ids=token, past_key_values=out.past_key_values, use_cache=True)
+            out = model(input_ids=token, cache=out.cache, use_cache=True)
     completion = torch.cat(new_tokens, dim=1)
     is_eos = completion == tokenizer.eos_token_id
     after_eos = (is_eos.cumsum(1) - is_eos.int()) > 0
@@ -62,6 +63,19 @@ def time_hand(tokenizer, steps: int) -> float:
         hand_step(model, tokenizer, optimizer, items[step * PROMPTS : (step + 1) * PROMPTS])
         times.append(time.perf_counter() - start)
     return statistics.median(times[WARMUP:])
+
+
+class StepTimer(TrainerCallback):
+    """Wall time of each whole optimizer step (generation, scoring, backward, optimizer), as `hand_step` is timed."""
+
+    def __init__(self):
+        self.times, self.start = [], 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times.append(time.perf_counter() - self.start)
 
 
 def time_trl(tokenizer, steps: int) -> float:

@@ -99,6 +99,7 @@ def sft(
     lr: float = 3e-3,
     seed: int = 0,
     desc: str = "supervised",
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> pd.DataFrame:
     """Supervised fine-tuning on prompt/completion items (loss on the completion only); returns the log history.
 
@@ -108,7 +109,11 @@ def sft(
     data = Dataset.from_list([{"prompt": it["prompt"], "completion": it["completion"]} for it in items])
     config = SFTConfig(**_common(seed, steps, lr, batch_size), completion_only_loss=True, max_length=None)
     trainer = SFTTrainer(
-        model=model, args=config, train_dataset=data, processing_class=tokenizer, callbacks=[ProgressBar(desc)]
+        model=model,
+        args=config,
+        train_dataset=data,
+        processing_class=tokenizer,
+        callbacks=[ProgressBar(desc), *callbacks],
     )
     return _train(trainer)
 
@@ -128,6 +133,7 @@ def grpo(
     temperature: float = 1.0,
     seed: int = 0,
     desc: str = "GRPO",
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> pd.DataFrame:
     """GRPO with custom reward functions via TRL's `GRPOTrainer`; trains `model` in place, returns the log history.
 
@@ -164,7 +170,7 @@ def grpo(
             args=config,
             train_dataset=data,
             processing_class=tokenizer,
-            callbacks=[ProgressBar(desc)],
+            callbacks=[ProgressBar(desc), *callbacks],
         )
         history = _train(trainer)
     model.config._name_or_path = ""
