@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
+
+from casestudies.generation import sample
 
 DIGITS = tuple(str(d) for d in range(10))
 CONFIDENCE_LEVELS = tuple(round(i / 10, 1) for i in range(11))
@@ -109,53 +110,32 @@ def warmup_items(n: int, sizes: tuple[int, ...] | list[int], seed: int) -> list[
     return items
 
 
-@torch.no_grad()
 def evaluate(model, tokenizer, items: list[dict], seed: int, batch_size: int = 256) -> pd.DataFrame:
     """Sample one completion per item (temperature 1) and score it; one row per item.
 
     Columns: `size`, `gold`, `answer`, `count` (stated), `confidence` (stated), `well_formed`, `correct`,
-    `in_set` (the answer is one of the candidates), `answer_prob` (the
-    probability the model gave its own answer token: an implicit confidence) and `candidate_mass` (the
-    model's total probability on digits inside the set).
+    `in_set` (the answer is one of the candidates), `answer_prob` (the probability the model gave its own
+    answer token: an implicit confidence) and `candidate_mass` (its total probability on the set's digits).
     """
-    model.eval()
-    device = next(model.parameters()).device
-    digit_ids = torch.tensor(tokenizer.convert_tokens_to_ids(list(DIGITS)), device=device)
-    torch.manual_seed(seed)
+    digit_ids = tokenizer.convert_tokens_to_ids(list(DIGITS))
+    samples = sample(model, tokenizer, [it["prompt"] for it in items], COMPLETION_TOKENS, seed, batch_size)
     rows = []
-    for start in range(0, len(items), batch_size):
-        batch = items[start : start + batch_size]
-        enc = tokenizer([it["prompt"] for it in batch], return_tensors="pt", padding=True).to(device)
-        out = model.generate(
-            **enc,
-            do_sample=True,
-            temperature=1.0,
-            top_k=0,
-            top_p=1.0,
-            max_new_tokens=COMPLETION_TOKENS,
-            return_dict_in_generate=True,
-            output_logits=True,
-            pad_token_id=tokenizer.pad_token_id,
+    for it, (text, probs) in zip(items, samples, strict=True):
+        parsed = parse_completion(text)
+        in_set = [digit_ids[DIGITS.index(d)] for d in it["candidates"]]
+        answer_id = tokenizer.convert_tokens_to_ids(parsed.answer) if parsed.answer else None
+        rows.append(
+            {
+                "size": it["size"],
+                "gold": it["gold"],
+                "answer": parsed.answer,
+                "count": parsed.count,
+                "confidence": parsed.confidence,
+                "well_formed": parsed.well_formed,
+                "correct": parsed.answer == it["gold"],
+                "in_set": parsed.answer is not None and parsed.answer in it["candidates"],
+                "answer_prob": float(probs[answer_id]) if answer_id is not None else float("nan"),
+                "candidate_mass": float(probs[in_set].sum()),
+            }
         )
-        first = torch.softmax(out.logits[0].float(), dim=-1)
-        texts = tokenizer.batch_decode(out.sequences[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-        for it, text, probs in zip(batch, texts, first, strict=True):
-            parsed = parse_completion(text)
-            in_set = [DIGITS.index(d) for d in it["candidates"]]
-            answer_id = tokenizer.convert_tokens_to_ids(parsed.answer) if parsed.answer else None
-            rows.append(
-                {
-                    "size": it["size"],
-                    "gold": it["gold"],
-                    "answer": parsed.answer,
-                    "count": parsed.count,
-                    "confidence": parsed.confidence,
-                    "well_formed": parsed.well_formed,
-                    "correct": parsed.answer == it["gold"],
-                    "in_set": parsed.answer is not None and parsed.answer in it["candidates"],
-                    "answer_prob": float(probs[answer_id]) if answer_id is not None else float("nan"),
-                    "candidate_mass": float(probs[digit_ids[in_set]].sum()),
-                }
-            )
-    model.train()
     return pd.DataFrame(rows)
