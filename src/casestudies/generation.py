@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @torch.no_grad()
 def sample(
-    model, tokenizer, prompts: list[str], max_new_tokens: int, seed: int, batch_size: int = 256
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    max_new_tokens: int,
+    seed: int,
+    batch_size: int = 256,
 ) -> Iterator[tuple[str, torch.Tensor]]:
     """Yield (completion text, next-token probabilities at the first completion position) per prompt.
 

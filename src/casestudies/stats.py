@@ -23,6 +23,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from casestudies.scale import Scale
+
 REPRODUCED, PARTLY, NOT_REPRODUCED = "reproduced", "partly", "not reproduced"
 RESULTS_SCHEMA_VERSION = 1
 RESULTS_DIR_VAR = "CASESTUDIES_RESULTS_DIR"
@@ -230,7 +232,7 @@ def conclude(
     title: str,
     results: pd.DataFrame,
     hypotheses: Sequence[Hypothesis],
-    scale,
+    scale: Scale,
     wall_time_s: float,
     n_boot: int | None = None,
     directory: str | Path | None = None,

@@ -8,10 +8,12 @@ there were, then a digit or `idk`: `of 3 7`, `of 3 idk`, `of 0 idk`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from casestudies.generation import sample
 from casestudies.tasks import candidate_set as cs
@@ -60,12 +62,12 @@ def parse_response(text: str) -> Response:
     return Response(int(words[1]), words[2])
 
 
-def sample_items(n: int, sizes, unanswerable_share: float, seed: int) -> list[dict]:
+def sample_items(n: int, sizes: Iterable[int], unanswerable_share: float, seed: int) -> list[dict]:
     """`n` items: a share `unanswerable_share` unanswerable (gold `""`), the rest candidate sets of `sizes`."""
     if not 0.0 <= unanswerable_share <= 1.0:
         raise ValueError(f"unanswerable_share must lie in [0, 1], got {unanswerable_share}")
     rng = np.random.default_rng(seed + 7_919)
-    answerable = iter(cs.sample_items(n, sizes, seed))
+    answerable = iter(cs.sample_items(n, list(sizes), seed))
     items = []
     for is_unanswerable in rng.random(n) < unanswerable_share:
         if is_unanswerable:
@@ -75,7 +77,7 @@ def sample_items(n: int, sizes, unanswerable_share: float, seed: int) -> list[di
     return items
 
 
-def warmup_items(n: int, sizes, unanswerable_share: float, abstain_rate: float, seed: int) -> list[dict]:
+def warmup_items(n: int, sizes: Iterable[int], unanswerable_share: float, abstain_rate: float, seed: int) -> list[dict]:
     """Supervised warm-up: abstain on every unanswerable item; on answerable ones, give the gold digit, or
     abstain at random with probability `abstain_rate` whatever the set size.
 
@@ -92,7 +94,7 @@ def warmup_items(n: int, sizes, unanswerable_share: float, abstain_rate: float, 
     return items
 
 
-def ternary_reward(wrong_penalty: float):
+def ternary_reward(wrong_penalty: float) -> Callable[..., list[float]]:
     """A TRL reward: +1 right, 0 for `idk`, −`wrong_penalty` wrong; a malformed completion scores below all three.
 
     Decision theory: with P(right) = p, answering pays p − λ(1 − p), abstaining 0, so answer iff
@@ -118,7 +120,9 @@ def ternary_reward(wrong_penalty: float):
     return reward
 
 
-def evaluate(model, tokenizer, items: list[dict], seed: int, batch_size: int = 256) -> pd.DataFrame:
+def evaluate(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, items: list[dict], seed: int, batch_size: int = 256
+) -> pd.DataFrame:
     """Sample one completion per item and score it; one row per item.
 
     Columns: `size` (0 = unanswerable), `answerable`, `answer`, `count`, `well_formed`, `abstained`,

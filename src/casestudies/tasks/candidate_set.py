@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from casestudies.generation import sample
 
@@ -110,7 +111,9 @@ def warmup_items(n: int, sizes: tuple[int, ...] | list[int], seed: int) -> list[
     return items
 
 
-def evaluate(model, tokenizer, items: list[dict], seed: int, batch_size: int = 256) -> pd.DataFrame:
+def evaluate(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, items: list[dict], seed: int, batch_size: int = 256
+) -> pd.DataFrame:
     """Sample one completion per item (temperature 1) and score it; one row per item.
 
     Columns: `size`, `gold`, `answer`, `count` (stated), `confidence` (stated), `well_formed`, `correct`,
