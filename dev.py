@@ -4,6 +4,7 @@
     python dev.py test                           set up, then lint, unit tests, notebooks at smoke, book build
     python dev.py run 01 --scale cpu             re-execute one chapter in place
     python dev.py setup                          only create .venv and install
+    python dev.py settle                         store executed notebooks' progress bars as finally shown
 
 Everything runs inside `.venv` (created on first use) unless a virtual or conda environment is already
 active, in which case that one is used and a torch already there is kept.
@@ -12,6 +13,7 @@ active, in which case that one is used and a torch already there is kept.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -67,17 +69,41 @@ def setup() -> None:
 
 
 def execute(notebook: Path, scale: str) -> None:
-    """Re-execute one notebook in place at `scale` (papermill: parameters cell, outputs kept)."""
-    sh(
-        python(),
-        "-m",
-        "papermill",
-        "--cwd",
-        str(notebook.parent),
-        str(notebook),
-        str(notebook),
-        env={"CASESTUDIES_SCALE": scale},
-    )
+    """Re-execute one notebook in place at `scale` (papermill: parameters cell, outputs kept), then store
+    its text outputs as a reader's screen shows them."""
+    papermill = [python(), "-m", "papermill", "--cwd", str(notebook.parent), str(notebook), str(notebook)]
+    sh(*papermill, env={"CASESTUDIES_SCALE": scale})
+    settle_streams(notebook)
+
+
+def settle_streams(notebook: Path) -> None:
+    """Merge consecutive stream outputs and keep, on each line, only what follows its last carriage return.
+
+    Progress bars redraw a line with a carriage return; Jupyter shows the final state, but the stored
+    output keeps every redraw, which the book would print line after line.
+    """
+    data = json.loads(notebook.read_text())
+    for cell in data["cells"]:
+        merged: list[dict] = []
+        for out in cell.get("outputs", []):
+            previous = merged[-1] if merged else {}
+            if (
+                out["output_type"] == "stream"
+                and previous.get("output_type") == "stream"
+                and previous["name"] == out["name"]
+            ):
+                previous["text"] = "".join(previous["text"]) + "".join(out["text"])
+            else:
+                merged.append(out)
+        for out in merged:
+            if out["output_type"] == "stream":
+                lines = "".join(out["text"]).split("\n")
+                out["text"] = "\n".join(
+                    next((part for part in reversed(line.split("\r")) if part.strip()), "") for line in lines
+                )
+        if "outputs" in cell:
+            cell["outputs"] = merged
+    notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
 def chapters() -> list[Path]:
@@ -114,10 +140,14 @@ def test() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["setup", "book", "test", "run"])
+    parser.add_argument("command", choices=["setup", "book", "test", "run", "settle"])
     parser.add_argument("chapter", nargs="?", help="with `run`: the chapter number, e.g. 01")
     parser.add_argument("--scale", choices=["smoke", "cpu", "gpu"], help="re-execute chapters at this scale")
     args = parser.parse_args()
+    if args.command == "settle":  # re-store the outputs of already executed notebooks; needs no set-up
+        for notebook in [*chapters(), ROOT / "book" / "scorecard.ipynb"]:
+            settle_streams(notebook)
+        return
     setup()
     if args.command == "book":
         for notebook in chapters() if args.scale else []:
