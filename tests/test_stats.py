@@ -104,3 +104,16 @@ def test_results_go_to_the_book_root_and_smoke_runs_stay_apart(tmp_path, monkeyp
     assert (tmp_path / "results" / "00-test.json").exists()
     assert (tmp_path / "results" / "smoke" / "00-test.json").exists()
     assert [r["scale"] for r in read_results(tmp_path / "results")] == ["cpu"]
+
+
+def test_summary_table_orders_arms_and_formats_mean_and_sd():
+    from casestudies.stats import summary_table
+
+    results = results_with({0: -0.1, 1: -0.2, 2: -0.3})
+    means, text = summary_table(results, ["brier", "acc"], arms=["treat", "base"])
+    assert list(means.index) == ["treat", "base"] and list(means.columns) == ["brier", "acc"]
+    assert means.loc["treat", "brier"] == pytest.approx(0.10)
+    assert text.loc["treat", "brier"] == "0.100 ± 0.100"
+    assert text.loc["base", "acc"] == "0.500 ± 0.000"
+    with pytest.raises(ValueError, match="no metric"):
+        summary_table(results, ["nope"])

@@ -148,6 +148,22 @@ def tidy(rows: Iterable[dict], id_vars: Sequence[str] = ("arm", "seed")) -> pd.D
     return long
 
 
+def summary_table(
+    results: pd.DataFrame, metrics: Sequence[str], arms: Sequence[str] | None = None, digits: int = 3
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-arm mean over seeds of each metric (a numeric frame) and the same as "mean ± sd" text for display,
+    rows in the order of `arms` (default: as they first appear)."""
+    missing = sorted(set(metrics) - set(results["metric"]))
+    if missing:
+        raise ValueError(f"no metric(s) {missing} in the results")
+    order = list(arms) if arms is not None else list(dict.fromkeys(results["arm"]))
+    agg = results[results["metric"].isin(metrics)].groupby(["arm", "metric"])["value"].agg(["mean", "std"])
+    means = agg["mean"].unstack("metric").loc[order, list(metrics)]
+    spread = agg["std"].unstack("metric").loc[order, list(metrics)]
+    text = means.map(lambda v: f"{v:.{digits}f}") + " ± " + spread.map(lambda v: f"{v:.{digits}f}")
+    return means, text
+
+
 def paired_differences(results: pd.DataFrame, metric: str, arm: str, baseline: str) -> pd.Series:
     """Per-seed `arm − baseline` for one metric, over the seeds both arms have (NaN seeds dropped)."""
     known = set(results["arm"])
