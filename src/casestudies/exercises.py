@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
+
+from casestudies.metrics.agreement import spearman_brown
 from casestudies.tasks.candidate_set import CONFIDENCE_LEVELS
 
 
@@ -56,3 +59,41 @@ def check_scoring_rule(rule: Callable[[float, bool], float], bounded_by: float =
             "the combined reward would teach the model to be predictably wrong"
         )
     return f"ok: proper on the grid, spread {spread:.3f}, honest attempts never lose to deliberate errors"
+
+
+def check_samples_needed(samples_needed: Callable[[float, float], int]) -> str:
+    """Check `samples_needed(single, target)`: the smallest number of samples k whose mean verdict reaches
+    reliability `target` by Spearman–Brown, given one sample's reliability `single`; it must raise `ValueError`
+    when no k can reach the target (single ≤ 0, or target outside (0, 1)).
+
+    Returns a short report; raises `ExerciseError` explaining the first case that fails.
+    """
+    for single in (0.03, 0.1, 0.3, 0.5, 0.8, 0.95):
+        for target in (0.5, 0.8, 0.9, 0.99):
+            try:
+                k = samples_needed(single, target)
+            except Exception as err:  # the learner's code: report, don't crash
+                raise ExerciseError(f"samples_needed({single}, {target}) raised {type(err).__name__}: {err}") from err
+            if not isinstance(k, int | np.integer) or k < 1:
+                raise ExerciseError(f"samples_needed({single}, {target}) = {k!r}: return a whole number ≥ 1")
+            if spearman_brown(single, k) < target - 1e-9:
+                raise ExerciseError(
+                    f"samples_needed({single}, {target}) = {k}, but the mean of {k} samples only reaches "
+                    f"reliability {spearman_brown(single, k):.4f}"
+                )
+            if k > 1 and spearman_brown(single, k - 1) >= target - 1e-9:
+                raise ExerciseError(
+                    f"samples_needed({single}, {target}) = {k}, but {k - 1} samples already reach "
+                    f"{spearman_brown(single, k - 1):.4f}: return the smallest k"
+                )
+    for single, target in ((0.0, 0.9), (-0.1, 0.9), (0.5, 1.0), (0.5, 0.0)):
+        try:
+            samples_needed(single, target)
+        except ValueError:
+            continue
+        except Exception as err:
+            raise ExerciseError(
+                f"samples_needed({single}, {target}) should raise ValueError, raised {type(err).__name__}"
+            ) from err
+        raise ExerciseError(f"samples_needed({single}, {target}) should raise ValueError: no k reaches the target")
+    return "ok: smallest k on every case, and impossible targets are refused"
