@@ -97,3 +97,35 @@ def check_samples_needed(samples_needed: Callable[[float, float], int]) -> str:
             ) from err
         raise ExerciseError(f"samples_needed({single}, {target}) should raise ValueError: no k reaches the target")
     return "ok: smallest k on every case, and impossible targets are refused"
+
+
+def check_expert_iteration(step: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> str:
+    """Check `step(shares, accuracies)`: the format shares after one round of expert iteration (sample from the
+    mix, keep the correct samples, refit to them), i.e. the discrete replicator update s_f · a_f / Σ_g s_g a_g.
+
+    Returns a short report; raises `ExerciseError` explaining the first case that fails.
+    """
+    cases = [
+        ([1 / 3, 1 / 3, 1 / 3], [0.9, 0.7, 0.5]),
+        ([0.1, 0.6, 0.3], [0.8, 0.4, 0.4]),
+        ([0.5, 0.5, 0.0], [0.2, 0.1, 0.9]),
+        ([0.2, 0.3, 0.5], [0.6, 0.6, 0.6]),
+    ]
+    for shares, accuracies in cases:
+        s, a = np.array(shares), np.array(accuracies)
+        try:
+            got = np.asarray(step(s.copy(), a.copy()), dtype=float)
+        except Exception as err:  # the learner's code: report, don't crash
+            raise ExerciseError(f"step({shares}, {accuracies}) raised {type(err).__name__}: {err}") from err
+        expected = s * a / (s * a).sum()
+        if got.shape != s.shape:
+            raise ExerciseError(f"step({shares}, {accuracies}) returned shape {got.shape}, expected {s.shape}")
+        if not np.isclose(got.sum(), 1.0):
+            raise ExerciseError(f"step({shares}, {accuracies}) sums to {got.sum():.4f}: shares must sum to 1")
+        if not np.allclose(got, expected, atol=1e-9):
+            raise ExerciseError(
+                f"step({shares}, {accuracies}) = {np.round(got, 4).tolist()}, "
+                f"expected {np.round(expected, 4).tolist()}: "
+                "a format's share after filtering is proportional to how often it is sampled *and* right"
+            )
+    return "ok: the replicator update, including absent formats staying absent and equal accuracies changing nothing"

@@ -42,3 +42,45 @@ def sample(
         texts = tokenizer.batch_decode(out.sequences[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
         yield from zip(texts, first, strict=True)
     model.train()
+
+
+@torch.no_grad()
+def completion_logprobs(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    completions: list[str],
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """Log-probability under `model` of each completion's tokens given its prompt (end of sequence not included).
+
+    The difference between a policy's and a reference's log-probabilities, averaged over the policy's own samples,
+    estimates KL(policy ‖ reference).
+    """
+    if len(prompts) != len(completions):
+        raise ValueError(f"got {len(prompts)} prompts but {len(completions)} completions")
+    model.eval()
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id
+    totals = []
+    for start in range(0, len(prompts), batch_size):
+        pairs = [
+            (tokenizer(p, add_special_tokens=False).input_ids, tokenizer(c, add_special_tokens=False).input_ids)
+            for p, c in zip(prompts[start : start + batch_size], completions[start : start + batch_size], strict=True)
+        ]
+        width = max(len(p) + len(c) for p, c in pairs)
+        ids = torch.full((len(pairs), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        scored = torch.zeros_like(ids, dtype=torch.bool)
+        for row, (p, c) in enumerate(pairs):
+            offset = width - len(p) - len(c)  # left padding
+            ids[row, offset:] = torch.tensor(p + c)
+            mask[row, offset:] = 1
+            scored[row, offset + len(p) :] = True
+        ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+        totals.append((logp * scored[:, 1:]).sum(dim=1).cpu())
+    model.train()
+    return torch.cat(totals)
