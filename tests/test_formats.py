@@ -32,6 +32,10 @@ def test_problems_are_well_formed_and_never_negative():
         assert middle >= 0 and int(it["gold"]) == middle + it["ops"][1] * c >= 0
         assert it["prompt"].split()[0] == "has" and it["prompt"].endswith(":")
     assert problems(5, seed=1) == problems(5, seed=1)
+    harder = problems(2000, seed=0, max_operand=19)
+    assert max(max(it["numbers"]) for it in harder) == 19 and min(min(it["numbers"]) for it in harder) == 1
+    with pytest.raises(ValueError, match="max_operand"):
+        problems(5, seed=0, max_operand=34)
 
 
 def test_solutions_by_hand_and_the_format_check():
@@ -47,7 +51,7 @@ def test_solutions_by_hand_and_the_format_check():
 
 def test_every_solution_fits_the_vocabulary_and_the_length_budget():
     tokenizer = word_tokenizer(VOCABULARY)
-    for it in problems(300, seed=2):
+    for it in problems(300, seed=2) + problems(300, seed=2, max_operand=33):
         for f in FORMATS:
             ids = tokenizer(solution(it, f)).input_ids
             assert tokenizer.unk_token_id not in ids and len(ids) + 1 <= MAX_COMPLETION_TOKENS

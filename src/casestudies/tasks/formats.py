@@ -1,6 +1,7 @@
 """Arithmetic word problems whose solutions come in three formats, for studying what RL does to a format mix.
 
-A problem is a start value and two events (`has 3 gets 4 loses 2 :`); the answer is 5. A solution is written
+A problem is a start value and two events (`has 3 gets 4 loses 2 :`); the answer is 5. Larger operands make
+the arithmetic harder, and harder in one step than in two. A solution is written
 in one of three formats, told apart by its first word (a string check, as in the paper):
 
 - `steps`:  `so 3 + 4 = 7 then 7 - 2 = 5 ans 5`, one operation per step, the longest;
@@ -19,23 +20,25 @@ import numpy as np
 
 FORMATS = ("steps", "code", "direct")
 OTHER = "other"
-MAX_VALUE = 27
-NUMBERS = tuple(str(n) for n in range(MAX_VALUE + 1))
+MAX_OPERAND = 33  # the largest start or amount `problems` accepts: answers stay within the vocabulary
+NUMBERS = tuple(str(n) for n in range(3 * MAX_OPERAND + 1))
 WORDS = ("has", "gets", "loses", ":", "so", "then", "x", "=", "+", "-", ";", "ans")
 VOCABULARY = (*WORDS, *NUMBERS)
 MAX_COMPLETION_TOKENS = 15  # the steps format (14 words), plus end of sequence
 _FIRST_WORD = {"so": "steps", "x": "code", "ans": "direct"}
 
 
-def problems(n: int, seed: int) -> list[dict]:
-    """`n` random problems: start 1–9, two events of 1–9 each, never below zero. Fields `prompt`, `numbers`,
-    `ops` (+1 gets, −1 loses) and `gold` (the answer as a string)."""
+def problems(n: int, seed: int, max_operand: int = 9) -> list[dict]:
+    """`n` random problems: start and two amounts in 1..max_operand, never below zero. Fields `prompt`,
+    `numbers`, `ops` (+1 gets, −1 loses) and `gold` (the answer as a string)."""
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
+    if not 1 <= max_operand <= MAX_OPERAND:
+        raise ValueError(f"max_operand must lie in 1..{MAX_OPERAND}, got {max_operand}")
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < n:
-        a, b, c = (int(v) for v in rng.integers(1, 10, size=3))
+        a, b, c = (int(v) for v in rng.integers(1, max_operand + 1, size=3))
         ops = [int(v) for v in rng.choice([1, -1], size=2)]
         middle = a + ops[0] * b
         answer = middle + ops[1] * c
@@ -62,7 +65,7 @@ def solution(problem: dict, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}; formats are {FORMATS}")
 
 
-def pretraining_items(n: int, seed: int, mix: dict[str, float]) -> list[dict]:
+def pretraining_items(n: int, seed: int, mix: dict[str, float], max_operand: int = 9) -> list[dict]:
     """Prompt/completion pairs whose solution formats are drawn with probabilities `mix` (summing to 1)."""
     if set(mix) - set(FORMATS) or not math.isclose(sum(mix.values()), 1.0) or min(mix.values()) < 0:
         raise ValueError(f"mix must give non-negative shares of {FORMATS} summing to 1, got {mix}")
@@ -71,7 +74,7 @@ def pretraining_items(n: int, seed: int, mix: dict[str, float]) -> list[dict]:
     chosen = rng.choice(len(names), size=n, p=[mix[f] for f in names])
     return [
         {**p, "format": names[k], "completion": " " + solution(p, names[k])}
-        for p, k in zip(problems(n, seed), chosen, strict=True)
+        for p, k in zip(problems(n, seed, max_operand), chosen, strict=True)
     ]
 
 
