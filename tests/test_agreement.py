@@ -129,5 +129,11 @@ def test_samples_needed_checker_accepts_a_correct_answer_and_explains_wrong_ones
         check_samples_needed(lambda s, t: correct(s, t) + 1)
     with pytest.raises(ExerciseError, match="only reaches"):
         check_samples_needed(lambda s, t: max(1, correct(s, t) - 1))
+    with pytest.raises(ExerciseError, match=r"broken\(0.03, 0.5\) raised TypeError: nope"):
+
+        def broken(single, target):
+            raise TypeError("nope")
+
+        check_samples_needed(broken)
     with pytest.raises(ExerciseError, match="should raise ValueError"):
         check_samples_needed(lambda s, t: correct(s, t) if s > 0 and 0 < t < 1 else 1)

@@ -15,6 +15,17 @@ class ExerciseError(AssertionError):
     """An exercise answer that does not meet the specification; the message says what to fix."""
 
 
+def _call(fn: Callable, *args):
+    """Call the learner's function; an exception it raises becomes an `ExerciseError` naming the call."""
+    try:
+        return fn(*args)
+    except Exception as err:  # the learner's code: report, don't crash
+        shown = ", ".join(map(str, args))
+        raise ExerciseError(
+            f"{getattr(fn, '__name__', 'your function')}({shown}) raised {type(err).__name__}: {err}"
+        ) from err
+
+
 def expected_score(rule: Callable[[float, bool], float], q: float, p: float) -> float:
     """E[rule(q, correct)] when the answer is right with probability p."""
     return p * rule(q, True) + (1 - p) * rule(q, False)
@@ -29,10 +40,7 @@ def check_scoring_rule(rule: Callable[[float, bool], float], bounded_by: float =
     values = {}
     for q in CONFIDENCE_LEVELS:
         for correct in (True, False):
-            try:
-                v = float(rule(q, correct))
-            except Exception as err:  # the learner's code: report, don't crash
-                raise ExerciseError(f"rule({q}, {correct}) raised {type(err).__name__}: {err}") from err
+            v = float(_call(rule, q, correct))
             if not math.isfinite(v):
                 raise ExerciseError(f"rule({q}, {correct}) = {v}: a scoring rule for RL must be finite")
             values[q, correct] = v
@@ -70,10 +78,7 @@ def check_samples_needed(samples_needed: Callable[[float, float], int]) -> str:
     """
     for single in (0.03, 0.1, 0.3, 0.5, 0.8, 0.95):
         for target in (0.5, 0.8, 0.9, 0.99):
-            try:
-                k = samples_needed(single, target)
-            except Exception as err:  # the learner's code: report, don't crash
-                raise ExerciseError(f"samples_needed({single}, {target}) raised {type(err).__name__}: {err}") from err
+            k = _call(samples_needed, single, target)
             if not isinstance(k, int | np.integer) or k < 1:
                 raise ExerciseError(f"samples_needed({single}, {target}) = {k!r}: return a whole number ≥ 1")
             if spearman_brown(single, k) < target - 1e-9:
@@ -113,10 +118,7 @@ def check_expert_iteration(step: Callable[[np.ndarray, np.ndarray], np.ndarray])
     ]
     for shares, accuracies in cases:
         s, a = np.array(shares), np.array(accuracies)
-        try:
-            got = np.asarray(step(s.copy(), a.copy()), dtype=float)
-        except Exception as err:  # the learner's code: report, don't crash
-            raise ExerciseError(f"step({shares}, {accuracies}) raised {type(err).__name__}: {err}") from err
+        got = np.asarray(_call(step, s.copy(), a.copy()), dtype=float)
         expected = s * a / (s * a).sum()
         if got.shape != s.shape:
             raise ExerciseError(f"step({shares}, {accuracies}) returned shape {got.shape}, expected {s.shape}")
