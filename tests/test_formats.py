@@ -9,6 +9,7 @@ import torch
 from casestudies.generation import completion_logprobs
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks.formats import (
+    FIRST_WORDS,
     FORMATS,
     MAX_COMPLETION_TOKENS,
     VOCABULARY,
@@ -44,6 +45,7 @@ def test_solutions_by_hand_and_the_format_check():
     assert solution(p, "code") == "x = 3 + 4 - 2 ; ans 5"
     assert solution(p, "direct") == "ans 5"
     assert [format_of(solution(p, f)) for f in FORMATS] == list(FORMATS)
+    assert all(solution(p, f).split()[0] == FIRST_WORDS[f] for f in FORMATS)
     assert format_of("") == format_of("5 ans 5") == "other"
     with pytest.raises(ValueError, match="unknown format"):
         solution(p, "latex")

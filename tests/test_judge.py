@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from casestudies.generation import sample
+from casestudies.generation import choice_distribution, sample
 from casestudies.models import load_pretrained, tiny_causal_lm, word_tokenizer
 from casestudies.tasks.judge import (
     LETTERS,
@@ -17,7 +17,6 @@ from casestudies.tasks.judge import (
     judge_items,
     sample_verdicts,
     true_score,
-    verdict_distribution,
 )
 
 
@@ -57,18 +56,18 @@ def test_judge_items_fields_and_label_frequencies():
         best_prompt([10, 10, 11, 12, 13])
 
 
-def test_verdict_distribution_is_what_generate_samples_from(tokenizer):
+def test_choice_distribution_is_what_generate_samples_from(tokenizer):
     model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
     items = judge_items(6, seed=2, task="best")
     prompts = [it["prompt"] for it in items]
-    probs = verdict_distribution(model, tokenizer, prompts, LETTERS)
+    probs = choice_distribution(model, tokenizer, prompts, LETTERS)
     assert probs.shape == (6, 5)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
     letter_ids = tokenizer.convert_tokens_to_ids(list(LETTERS))
     first = torch.stack([p for _, p in sample(model, tokenizer, prompts, max_new_tokens=1, seed=0)])[:, letter_ids]
     np.testing.assert_allclose(probs, (first / first.sum(1, keepdim=True)).numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="one distinct token"):
-        verdict_distribution(model, tokenizer, prompts, ("A", "A"))
+        choice_distribution(model, tokenizer, prompts, ("A", "A"))
 
 
 def test_sample_verdicts_greedy_temperature_and_frequencies():
@@ -89,5 +88,5 @@ def test_pretrained_judge_path_on_a_local_model(tmp_path):
     tokenizer.save_pretrained(tmp_path)
     model, loaded = load_pretrained(tmp_path, dtype=torch.float32)
     best = [instruct_prompt(it) for it in items if it["task"] == "best"]
-    probs = verdict_distribution(model, loaded, best, tuple(" " + c for c in LETTERS))
+    probs = choice_distribution(model, loaded, best, tuple(" " + c for c in LETTERS))
     assert probs.shape == (2, 5) and np.allclose(probs.sum(axis=1), 1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -44,6 +45,42 @@ def sample(
     model.train()
 
 
+def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that start at 0 on each row's first real token, so left padding does not shift them."""
+    return (attention_mask.cumsum(-1) - 1).clamp(min=0)
+
+
+@torch.no_grad()
+def choice_distribution(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    choices: tuple[str, ...],
+    batch_size: int = 256,
+) -> np.ndarray:
+    """The model's next-token distribution over `choices`, renormalised: one row per prompt.
+
+    For a one-token answer this *is* the distribution sampling draws from (at temperature 1), so replications
+    can be drawn from it exactly without calling `generate` once per sample. Each choice must be a single,
+    distinct token for this tokenizer; prompts may differ in length.
+    """
+    ids = [tokenizer(c, add_special_tokens=False).input_ids for c in choices]
+    if any(len(i) != 1 for i in ids) or len({i[0] for i in ids}) != len(ids):
+        raise ValueError(
+            f"each choice must be one distinct token for this tokenizer, got {dict(zip(choices, ids, strict=True))}"
+        )
+    choice_ids = torch.tensor([i[0] for i in ids])
+    model.eval()
+    device = next(model.parameters()).device
+    rows = []
+    for start in range(0, len(prompts), batch_size):
+        enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
+        logits = model(**enc, position_ids=_positions(enc["attention_mask"])).logits[:, -1, :].float()
+        rows.append(torch.softmax(logits[:, choice_ids.to(device)], dim=-1).cpu())
+    model.train()
+    return torch.cat(rows).numpy()
+
+
 @torch.no_grad()
 def completion_logprobs(
     model: PreTrainedModel,
@@ -78,8 +115,7 @@ def completion_logprobs(
             mask[row, offset:] = 1
             scored[row, offset + len(p) :] = True
         ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float()
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask)).logits.float()
         logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
         totals.append((logp * scored[:, 1:]).sum(dim=1).cpu())
     model.train()

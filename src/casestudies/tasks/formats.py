@@ -25,7 +25,7 @@ NUMBERS = tuple(str(n) for n in range(3 * MAX_OPERAND + 1))
 WORDS = ("has", "gets", "loses", ":", "so", "then", "x", "=", "+", "-", ";", "ans")
 VOCABULARY = (*WORDS, *NUMBERS)
 MAX_COMPLETION_TOKENS = 15  # the steps format (14 words), plus end of sequence
-_FIRST_WORD = {"so": "steps", "x": "code", "ans": "direct"}
+FIRST_WORDS = {"steps": "so", "code": "x", "direct": "ans"}  # a format is recognised by its first word
 
 
 def problems(n: int, seed: int, max_operand: int = 9) -> list[dict]:
@@ -81,7 +81,8 @@ def pretraining_items(n: int, seed: int, mix: dict[str, float], max_operand: int
 def format_of(completion: str) -> str:
     """The format of a completion by its first word; `other` when it starts with anything else."""
     words = completion.split()
-    return _FIRST_WORD.get(words[0], OTHER) if words else OTHER
+    by_word = {word: fmt for fmt, word in FIRST_WORDS.items()}
+    return by_word.get(words[0], OTHER) if words else OTHER
 
 
 def final_answer(completion: str) -> str | None:

@@ -9,20 +9,19 @@ what makes sampling it several times informative.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy.stats import norm
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 LETTERS = ("A", "B", "C", "D", "E")
 SCORES = ("1", "2", "3", "4", "5")
 VALUES = tuple(range(10, 100))
+BAND = 18  # values per rating band: 10–27 is a 1, ..., 82–99 a 5
 BEST_WORD, RATE_WORD, END_WORD = "best", "rate", "->"
 VOCABULARY = (BEST_WORD, RATE_WORD, END_WORD, *(str(v) for v in VALUES), *LETTERS, *SCORES)
 
 
 def true_score(value: int | np.ndarray) -> np.ndarray:
     """The correct 1–5 rating of a quality value in 10..99: five equal bands of 18 values."""
-    return 1 + (np.asarray(value) - 10) // 18
+    return 1 + (np.asarray(value) - VALUES[0]) // BAND
 
 
 def best_prompt(values) -> str:
@@ -51,7 +50,7 @@ def annotator_best(values: np.ndarray, tau: float) -> np.ndarray:
 def annotator_rate(values: np.ndarray, sigma: float) -> np.ndarray:
     """Distribution of an annotator's 1–5 rating: the true band of value + N(0, sigma²), clipped to 10..99."""
     values = np.asarray(values, dtype=float)
-    edges = np.array([28, 46, 64, 82], dtype=float) - 0.5  # band boundaries between integer values
+    edges = VALUES[0] + BAND * np.arange(1, len(SCORES)) - 0.5  # band boundaries between integer values
     below = norm.cdf((edges[None, :] - values[:, None]) / sigma)  # P(noisy value < edge)
     cumulative = np.concatenate([np.zeros((len(values), 1)), below, np.ones((len(values), 1))], axis=1)
     return np.diff(cumulative, axis=1)
@@ -91,38 +90,6 @@ def judge_items(n: int, seed: int, tau: float = 5.0, sigma: float = 8.0, task: s
         label = int(rng.choice(len(dist), p=dist))
         items[-1].update(completion=" " + (LETTERS if kind == "best" else SCORES)[label], annotator=dist.tolist())
     return items
-
-
-@torch.no_grad()
-def verdict_distribution(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: list[str],
-    choices: tuple[str, ...],
-    batch_size: int = 256,
-) -> np.ndarray:
-    """The model's next-token distribution over `choices`, renormalised: one row per prompt.
-
-    For a one-token verdict this *is* the distribution sampling draws from (at temperature 1), so replications
-    can be drawn from it exactly without calling `generate` once per sample. Each choice must be a single,
-    distinct token for this tokenizer; prompts may differ in length (left padding, positions from the mask).
-    """
-    ids = [tokenizer(c, add_special_tokens=False).input_ids for c in choices]
-    if any(len(i) != 1 for i in ids) or len({i[0] for i in ids}) != len(ids):
-        raise ValueError(
-            f"each choice must be one distinct token for this tokenizer, got {dict(zip(choices, ids, strict=True))}"
-        )
-    choice_ids = torch.tensor([i[0] for i in ids])
-    model.eval()
-    device = next(model.parameters()).device
-    rows = []
-    for start in range(0, len(prompts), batch_size):
-        enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
-        positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-        logits = model(**enc, position_ids=positions).logits[:, -1, :].float()
-        rows.append(torch.softmax(logits[:, choice_ids.to(device)], dim=-1).cpu())
-    model.train()
-    return torch.cat(rows).numpy()
 
 
 def sample_verdicts(probs: np.ndarray, replications: int, temperature: float, seed: int) -> np.ndarray:
