@@ -1,8 +1,8 @@
-"""Scale presets and their selection."""
+"""Scale presets, their selection, chapter budgets by scale, and seeds from a command line."""
 
 import pytest
 
-from casestudies.scale import SCALES, get_scale
+from casestudies.scale import PILOT_SEEDS_FROM, SCALES, get_scale, parse_seeds
 
 
 def test_env_var_selects_scale(monkeypatch):
@@ -23,14 +23,32 @@ def test_default_is_cpu_without_cuda(monkeypatch):
     assert get_scale().name == "cpu"
 
 
-def test_presets_grow_and_have_enough_seeds():
+def test_presets_report_five_seeds_at_cpu_and_eight_at_gpu_never_pilot_seeds():
     smoke, cpu, gpu = SCALES["smoke"], SCALES["cpu"], SCALES["gpu"]
-    assert smoke.rl_steps < cpu.rl_steps < gpu.rl_steps
-    assert len(cpu.seeds) >= 3 and len(gpu.seeds) > len(cpu.seeds)
+    assert cpu.seeds == (0, 1, 2, 3, 4) and len(gpu.seeds) >= 8
+    assert all(s < PILOT_SEEDS_FROM for preset in SCALES.values() for s in preset.seeds)
+    assert not smoke.parallel_seeds and cpu.parallel_seeds and gpu.parallel_seeds
+    # a GPU buys width, depth, seeds and evaluation items, not steps (per-step overhead dominates tiny models)
+    assert (gpu.sft_steps, gpu.rl_steps) == (cpu.sft_steps, cpu.rl_steps)
+    assert gpu.width > cpu.width > smoke.width and gpu.eval_items > cpu.eval_items > smoke.eval_items
 
 
-def test_with_seeds_overrides_and_validates():
-    assert get_scale("smoke").with_seeds([7, 8]).seeds == (7, 8)
+def test_pick_gives_each_scale_its_budget_and_gpu_defaults_to_cpu():
+    assert [SCALES[n].pick(smoke=1, cpu=2) for n in ("smoke", "cpu", "gpu")] == [1, 2, 2]
+    assert SCALES["gpu"].pick(smoke=1, cpu=2, gpu=3) == 3
+
+
+@pytest.mark.parametrize(
+    "given, seeds",
+    [([7, 8], (7, 8)), ((3,), (3,)), ("[11, 12, 13]", (11, 12, 13)), ("11,12, 13", (11, 12, 13)), ("5", (5,))],
+)
+def test_with_seeds_takes_lists_and_command_line_strings(given, seeds):
+    assert get_scale("smoke").with_seeds(given).seeds == seeds
+
+
+def test_with_seeds_rejects_what_is_not_a_list_of_distinct_seeds():
     assert get_scale("smoke").with_seeds(None).seeds == get_scale("smoke").seeds
-    with pytest.raises(ValueError):
-        get_scale("smoke").with_seeds([])
+    for bad in ([], "[]", "[1, 1]", "eleven", "[1.5]", ["a"]):
+        with pytest.raises(ValueError, match="seed"):
+            get_scale("smoke").with_seeds(bad)
+    assert parse_seeds(" [1, 2] ") == [1, 2]

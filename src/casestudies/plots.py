@@ -65,23 +65,30 @@ def reliability_diagram(
 
 
 def forest_plot(verdict: Verdict, ax=None):
-    """Each hypothesis' paired difference with its 95% CI, coloured by outcome, with the bound it had to clear."""
-    table = verdict.table()
-    ax = ax or plt.figure(figsize=(7.0, 0.5 + 0.45 * len(table))).gca()
-    ys = np.arange(len(table))[::-1]
+    """Each hypothesis' paired difference with its 95% CI and the seeds that agree, coloured by outcome, with the
+    bound it had to clear."""
+    n = len(verdict.effects)
+    ax = ax or plt.figure(figsize=(7.0, 0.5 + 0.5 * n)).gca()
+    ys = np.arange(n)[::-1]
     for y, effect in zip(ys, verdict.effects, strict=True):
         colour = OUTCOME_COLOURS[effect.outcome]
         ax.errorbar(
             effect.estimate,
             y,
-            xerr=[[effect.estimate - effect.ci_low], [effect.ci_high - effect.estimate]],
+            xerr=None
+            if np.isnan(effect.ci_low)
+            else [[effect.estimate - effect.ci_low], [effect.ci_high - effect.estimate]],
             fmt="o",
             color=colour,
             capsize=3,
         )
         ax.plot([effect.hypothesis.bound] * 2, [y - 0.3, y + 0.3], color="black", lw=1)
-    labels = [f"{r.hypothesis}: {r.metric}\n{r.contrast}" for r in table.itertuples()]
+    labels = [
+        f"{e.hypothesis.name}: {e.hypothesis.metric}{f' [{e.hypothesis.condition}]' if e.hypothesis.condition else ''}"
+        f"\n{e.hypothesis.arm} − {e.hypothesis.baseline} ({e.n_agree}/{e.n_seeds} seeds agree)"
+        for e in verdict.effects
+    ]
     ax.set_yticks(ys, labels, fontsize=8)
     ax.axvline(0, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("paired difference (95% bootstrap CI over seeds); tick = bound to clear")
+    ax.set_xlabel("mean paired difference over seeds (95% t-interval); tick = bound to clear")
     return ax

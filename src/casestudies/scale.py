@@ -1,26 +1,33 @@
 """Scale presets: one notebook, three sizes of experiment.
 
-Every chapter reads its sizes (steps, seeds, model width, eval set size) from the
-preset chosen here, so the same cells run in CI (`smoke`), on a laptop (`cpu`)
-and on one GPU (`gpu`).
+Every chapter reads its sizes (steps, seeds, model width, eval set size) from the preset chosen here, so the
+same cells run in CI (`smoke`), on a laptop (`cpu`) and on one GPU (`gpu`). What only one chapter needs comes
+from `Scale.pick`, never from a dictionary keyed by scale name.
 """
 
 from __future__ import annotations
 
+import json
+import operator
 import os
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import torch
 
 ENV_VAR = "CASESTUDIES_SCALE"
+PILOT_SEEDS_FROM = 1000  # pilots and explorations use seeds >= this, never a reported seed
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Scale:
-    """Sizes shared by every chapter at one scale; chapters derive their knobs from these."""
+    """Sizes shared by every chapter at one scale; chapter-specific budgets come from `pick`."""
 
     name: str
     seeds: tuple[int, ...]
+    parallel_seeds: bool
     width: int
     depth: int
     heads: int
@@ -29,23 +36,53 @@ class Scale:
     prompts_per_step: int
     generations: int
     eval_items: int
-    bootstrap: int
     description: str
 
-    def with_seeds(self, seeds: list[int] | tuple[int, ...] | None) -> Scale:
-        """Return the same preset with other seeds (`None` keeps the preset's)."""
+    def with_seeds(self, seeds: list[int] | tuple[int, ...] | str | None) -> Scale:
+        """The same preset with other seeds (`None` keeps the preset's).
+
+        Accepts a list, or the string a command line passes (`"[11, 12, 13]"` or `"11,12,13"`).
+        """
         if seeds is None:
             return self
-        seeds = tuple(int(s) for s in seeds)
-        if not seeds:
+        if isinstance(seeds, str):
+            seeds = parse_seeds(seeds)
+        chosen = tuple(_as_seed(s) for s in seeds)
+        if not chosen:
             raise ValueError("seeds must name at least one seed")
-        return replace(self, seeds=seeds)
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"seeds must differ, got {list(chosen)}")
+        return replace(self, seeds=chosen)
+
+    def pick(self, smoke: T, cpu: T, gpu: T | None = None) -> T:
+        """A chapter's own budget at this scale; `gpu` defaults to the `cpu` value (tiny models are bound by
+        per-step overhead on a GPU, so the `gpu` scale buys width and seeds, not steps)."""
+        return {"smoke": smoke, "cpu": cpu, "gpu": cpu if gpu is None else gpu}[self.name]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from a string: a JSON list (`"[11, 12, 13]"`) or comma-separated (`"11, 12, 13"`)."""
+    stripped = text.strip()
+    try:
+        value = json.loads(stripped) if stripped.startswith("[") else [p for p in stripped.split(",") if p.strip()]
+        return [_as_seed(v) for v in value]
+    except ValueError:
+        raise ValueError(f"cannot read seeds from {text!r}: write e.g. '[11, 12, 13]' or '11,12,13'") from None
+
+
+def _as_seed(value) -> int:
+    """A whole number from an int-like value or its text; 1.5 or "a" is an error, not a silent 1 or crash."""
+    try:
+        return int(value.strip()) if isinstance(value, str) else operator.index(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"a seed must be a whole number, got {value!r}") from None
 
 
 SCALES: dict[str, Scale] = {
     "smoke": Scale(
         name="smoke",
         seeds=(0, 1, 2),
+        parallel_seeds=False,
         width=32,
         depth=1,
         heads=2,
@@ -54,12 +91,12 @@ SCALES: dict[str, Scale] = {
         prompts_per_step=8,
         generations=8,
         eval_items=150,
-        bootstrap=500,
         description="CI check that every cell runs; numbers are noise",
     ),
     "cpu": Scale(
         name="cpu",
-        seeds=(0, 1, 2),
+        seeds=(0, 1, 2, 3, 4),
+        parallel_seeds=True,
         width=64,
         depth=2,
         heads=4,
@@ -68,22 +105,21 @@ SCALES: dict[str, Scale] = {
         prompts_per_step=8,
         generations=8,
         eval_items=600,
-        bootstrap=5000,
-        description="the published book: at most 10 minutes on 2 CPU cores",
+        description="the published book: at most 10 minutes on 2 CPU cores, five seeds in parallel",
     ),
     "gpu": Scale(
         name="gpu",
         seeds=(0, 1, 2, 3, 4, 5, 6, 7),
+        parallel_seeds=True,
         width=256,
         depth=4,
         heads=8,
-        sft_steps=1500,
-        rl_steps=800,
-        prompts_per_step=16,
+        sft_steps=400,
+        rl_steps=500,
+        prompts_per_step=8,
         generations=8,
         eval_items=3000,
-        bootstrap=10000,
-        description="one GPU, at most 30 minutes: wider, deeper, more seeds",
+        description="one GPU, at most 30 minutes: the cpu step counts, wider and deeper models, 8 seeds",
     ),
 }
 
