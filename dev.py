@@ -2,35 +2,107 @@
 
     python dev.py book [--scale smoke|cpu|gpu]   set up, (re-execute chapters,) build the site
     python dev.py test                           set up, then lint, unit tests, notebooks at smoke, book build
-    python dev.py run 01 --scale cpu             re-execute one chapter in place
+    python dev.py run 01 --scale cpu             re-execute one chapter, replacing it only if every cell ran
     python dev.py setup                          only create .venv and install
     python dev.py settle                         store executed notebooks' progress bars as finally shown
 
-Everything runs inside `.venv` (created on first use) unless a virtual or conda environment is already
-active, in which case that one is used and a torch already there is kept.
+Everything runs inside `.venv` (created on first use) unless a virtual environment or a conda environment
+other than conda's `base` is active, in which case that one is used and a torch already there is kept.
+The install is skipped when neither pyproject.toml nor the version changed since the last one that worked.
+
+A re-executed notebook is written to a temporary file and replaces the committed one only when every cell
+succeeded; a failed run is kept under `_build/failed/`. At `smoke` scale nothing committed is replaced: the
+executed copies go to `_build/smoke/`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import venv
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 TORCH_CPU = "torch==2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-BOOK_HTML = ROOT / "_build" / "html" / "index.html"
+BUILD = ROOT / "_build"
+BOOK_HTML = BUILD / "html" / "index.html"
+SMOKE_DIR = BUILD / "smoke"  # executed copies of smoke runs: the committed notebooks keep their cpu outputs
+FAILED_DIR = BUILD / "failed"  # executed copies of runs where a cell failed, for inspection
+EXECUTING_DIR = BUILD / "executing"  # runs in progress (same disk as the notebooks, so the final move is atomic)
+STAMP_NAME = ".casestudies-install-stamp"
 
 
-def in_environment() -> bool:
-    """True inside a virtualenv or a conda environment (use it as it is)."""
-    return sys.prefix != sys.base_prefix or "CONDA_PREFIX" in os.environ
+def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name the same place (resolved, case-folded where the file system is)."""
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def is_conda_base(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the active conda environment is conda's own `base` (the installation's root), not a project's.
+
+    The rule: `CONDA_DEFAULT_ENV` is "base"; or `CONDA_PREFIX` is the installation's root, as named by
+    `CONDA_ROOT`, `MAMBA_ROOT_PREFIX` or the folder above the one holding `CONDA_EXE` (`<root>/bin/conda`,
+    `<root>/condabin/conda`); or `CONDA_PREFIX` holds `condabin/`, which only the root installation has.
+    Named environments live in `<root>/envs/<name>` and prefix environments anywhere else: neither matches.
+    """
+    environ = os.environ if environ is None else environ
+    prefix = environ.get("CONDA_PREFIX")
+    if not prefix:
+        return False
+    if environ.get("CONDA_DEFAULT_ENV") == "base":
+        return True
+    roots = [environ.get("CONDA_ROOT"), environ.get("MAMBA_ROOT_PREFIX")]
+    if environ.get("CONDA_EXE"):
+        roots.append(str(Path(environ["CONDA_EXE"]).parent.parent))
+    if any(root and same_path(root, prefix) for root in roots):
+        return True
+    return (Path(prefix) / "condabin").is_dir()
+
+
+def in_environment(
+    environ: Mapping[str, str] | None = None, prefix: str | None = None, base_prefix: str | None = None
+) -> bool:
+    """True when this interpreter belongs to an environment made for the project: use it as it is.
+
+    That is a virtual environment (`sys.prefix` differs from `sys.base_prefix`), or the active conda
+    environment (`CONDA_PREFIX`) when it is this interpreter's and is not conda's `base` (`is_conda_base`).
+    Anything else, conda's `base` included, gets `.venv`. The arguments stand in for `os.environ`,
+    `sys.prefix` and `sys.base_prefix`.
+    """
+    environ = os.environ if environ is None else environ
+    prefix = sys.prefix if prefix is None else prefix
+    base_prefix = sys.base_prefix if base_prefix is None else base_prefix
+    if prefix != base_prefix:
+        return True
+    conda = environ.get("CONDA_PREFIX")
+    return bool(conda) and same_path(conda, prefix) and not is_conda_base(environ)
+
+
+def environment_note(
+    environ: Mapping[str, str] | None = None, prefix: str | None = None, base_prefix: str | None = None
+) -> str | None:
+    """One line saying why an active conda environment is not used, or None when there is nothing to say."""
+    environ = os.environ if environ is None else environ
+    conda = environ.get("CONDA_PREFIX")
+    if not conda or in_environment(environ, prefix, base_prefix):
+        return None
+    if is_conda_base(environ):
+        which = "conda's base environment is active but is not the project's"
+    else:
+        which = f"conda environment {conda} is active but this Python ({sys.executable}) is not its own"
+    return (
+        f"{which}: using {VENV.name} instead (for a dedicated conda environment: "
+        "`conda env create -f environment.yml`, activate it, run again)"
+    )
 
 
 def python() -> str:
@@ -48,10 +120,44 @@ def sh(*args: str, env: dict | None = None, cwd: Path = ROOT) -> None:
         sys.exit(result.returncode)
 
 
+def install_stamp(pyproject: str, version: str, interpreter: str, root: str) -> str:
+    """What the last successful install was made from: pyproject.toml's text, the package version, the
+    interpreter it went into and the checkout it points to (an editable install), as one hash."""
+    digest = hashlib.sha256()
+    for part in (pyproject, version, interpreter, root):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def needs_install(stamp: Path, expected: str) -> bool:
+    """Whether the package must be (re)installed: no stamp yet, or one made from something else."""
+    try:
+        return stamp.read_text().strip() != expected
+    except OSError:
+        return True
+
+
+def current_stamp(py: str) -> str:
+    """The install stamp for this checkout and interpreter `py`."""
+    init = (ROOT / "src" / "casestudies" / "__init__.py").read_text()
+    version = next((line for line in init.splitlines() if line.startswith("__version__")), "")
+    interpreter = Path(py).parent.resolve() / Path(py).name  # not the link's target: a venv's python is a link
+    return install_stamp((ROOT / "pyproject.toml").read_text(), version, str(interpreter), str(ROOT))
+
+
+def stamp_file() -> Path:
+    """Where the stamp lives: inside the environment the package is installed into."""
+    return Path(sys.prefix if in_environment() else VENV) / STAMP_NAME
+
+
 def setup() -> None:
-    """Create `.venv` if needed, put a CPU build of torch in place unless one is installed, install the package."""
+    """Create `.venv` if needed, put a CPU build of torch in place unless one is installed, install the package
+    unless nothing changed since the last install."""
     if sys.version_info < (3, 11):  # noqa: UP036 (dev.py may be started by an older Python)
         sys.exit(f"Python >= 3.11 is needed, this is {sys.version.split()[0]}")
+    note = environment_note()
+    if note:
+        print(note, flush=True)
     if not in_environment() and not Path(python()).exists():
         print(f"creating {VENV}", flush=True)
         venv.create(VENV, with_pip=True)
@@ -65,15 +171,71 @@ def setup() -> None:
             sh(py, "-m", "pip", "install", "-q", TORCH_CPU)
         else:
             sh(py, "-m", "pip", "install", "-q", TORCH_CPU, "--index-url", TORCH_CPU_INDEX)
+    stamp, expected = stamp_file(), current_stamp(py)
+    installed = [py, "-c", "import importlib.metadata as m; m.version('casestudies')"]
+    if not needs_install(stamp, expected) and subprocess.run(installed, capture_output=True).returncode == 0:
+        print(f"casestudies is installed and pyproject.toml is unchanged: install skipped (delete {stamp} to force it)")
+        return
     sh(py, "-m", "pip", "install", "-q", "-e", ".[book,dev]")
+    try:
+        stamp.write_text(expected + "\n")
+    except OSError as error:  # a read-only environment: install again next time
+        print(f"could not write {stamp} ({error}); the next run installs again", flush=True)
 
 
-def execute(notebook: Path, scale: str) -> None:
-    """Re-execute one notebook in place at `scale` (papermill: parameters cell, outputs kept), then store
-    its text outputs as a reader's screen shows them."""
-    papermill = [python(), "-m", "papermill", "--cwd", str(notebook.parent), str(notebook), str(notebook)]
-    sh(*papermill, env={"CASESTUDIES_SCALE": scale})
-    settle_streams(notebook)
+def relative(path: Path) -> Path:
+    """`path` relative to the checkout when it is inside it, else as it is."""
+    try:
+        return path.resolve().relative_to(ROOT)
+    except ValueError:
+        return path
+
+
+def executed_copy(notebook: Path, folder: Path) -> Path:
+    """Where an executed copy of `notebook` goes under `folder`: the same path as in the checkout."""
+    return folder / relative(notebook)
+
+
+def execute(notebook: Path, scale: str) -> bool:
+    """Re-execute one notebook at `scale` with papermill (parameters cell, outputs kept, working directory
+    the notebook's own folder) into a temporary file, store its text outputs as a reader's screen shows them,
+    and only then put it in place. Returns whether every cell succeeded.
+
+    At `smoke` scale the executed copy goes to `_build/smoke/`, never over the committed notebook (whose
+    outputs are those of a full `cpu` run). When a cell fails, the notebook is left as it was and the
+    failed run is kept under `_build/failed/`.
+    """
+    EXECUTING_DIR.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f"{notebook.stem}-", suffix=".ipynb", dir=EXECUTING_DIR)
+    os.close(handle)
+    temporary = Path(name)
+    shutil.copymode(notebook, temporary)  # mkstemp's file is private; the result gets the notebook's mode
+    try:
+        command = [python(), "-m", "papermill", "--cwd", str(notebook.parent), str(notebook), str(temporary)]
+        print("+", " ".join(command), flush=True)
+        result = subprocess.run(command, cwd=ROOT, env={**os.environ, "CASESTUDIES_SCALE": scale})
+        if result.returncode:
+            failed = executed_copy(notebook, FAILED_DIR)
+            kept = temporary.stat().st_size > 0  # papermill saves as it goes; nothing if it never started
+            if kept:
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(temporary, failed)
+            print(
+                f"FAILED: {relative(notebook)} at scale {scale} (papermill exit code {result.returncode}); "
+                f"{relative(notebook)} is unchanged"
+                + (f"; the failed run is at {relative(failed)}" if kept else "; papermill wrote no output"),
+                flush=True,
+            )
+            return False
+        settle_streams(temporary)
+        target = executed_copy(notebook, SMOKE_DIR) if scale == "smoke" else notebook
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)  # interrupted, or failed without output
+    if target != notebook:
+        print(f"executed at smoke scale: {relative(target)} ({relative(notebook)} keeps its outputs)", flush=True)
+    return True
 
 
 def settle_streams(notebook: Path) -> None:
@@ -121,7 +283,7 @@ def build_book() -> None:
 def test() -> None:
     """The whole suite: ruff, unit tests, every notebook at smoke scale under nbval, the book build."""
     py = python()
-    sh(py, "-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py")
+    sh(py, "-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py", "notebooks", "book/scorecard.ipynb")
     sh(py, "-m", "pytest", "tests")
     with tempfile.TemporaryDirectory(prefix="casestudies-results-") as results:
         notebooks = [str(p) for p in chapters()] + ["book/scorecard.ipynb"]
@@ -138,6 +300,22 @@ def test() -> None:
     build_book()
 
 
+def execute_book(scale: str) -> None:
+    """Re-execute every chapter at `scale`, then the scorecard if they all succeeded; stop with a list of
+    the failed ones otherwise (each chapter is tried even when an earlier one failed)."""
+    failed = [notebook for notebook in chapters() if not execute(notebook, scale)]
+    if not failed and not execute(ROOT / "book" / "scorecard.ipynb", scale):
+        failed.append(ROOT / "book" / "scorecard.ipynb")
+    if failed:
+        sys.exit(f"failed at scale {scale}: {', '.join(str(relative(p)) for p in failed)}; see {relative(FAILED_DIR)}")
+    if scale == "smoke":
+        print(
+            f"every notebook ran at smoke scale (copies in {relative(SMOKE_DIR)}); the site is built from the "
+            "committed outputs, which smoke runs never replace",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["setup", "book", "test", "run", "settle"])
@@ -150,10 +328,8 @@ def main() -> None:
         return
     setup()
     if args.command == "book":
-        for notebook in chapters() if args.scale else []:
-            execute(notebook, args.scale)
         if args.scale:
-            execute(ROOT / "book" / "scorecard.ipynb", args.scale)
+            execute_book(args.scale)
         build_book()
     elif args.command == "test":
         test()
@@ -161,7 +337,8 @@ def main() -> None:
         matches = [p for p in chapters() if args.chapter and p.name.startswith(f"{int(args.chapter):02d}-")]
         if not matches:
             sys.exit(f"no chapter {args.chapter!r}; chapters are {[p.name[:2] for p in chapters()]}")
-        execute(matches[0], args.scale or os.environ.get("CASESTUDIES_SCALE", "cpu"))
+        if not execute(matches[0], args.scale or os.environ.get("CASESTUDIES_SCALE", "cpu")):
+            sys.exit(1)
 
 
 if __name__ == "__main__":

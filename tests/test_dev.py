@@ -1,6 +1,11 @@
-"""dev.py's output settling: what the book stores is what a reader's screen showed."""
+"""dev.py: the environment it uses, when it installs, how it re-executes notebooks and settles their outputs."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 import dev
 
@@ -26,3 +31,218 @@ def test_settle_streams_keeps_the_final_state_of_redrawn_lines(tmp_path):
         ("stderr", "next: 100%|\n"),
     ]
     assert "outputs" not in settled[1]
+
+
+# Which environment dev.py uses: an active virtual or conda environment, but never conda's base.
+
+
+@pytest.fixture
+def conda(tmp_path, monkeypatch):
+    """A conda installation's layout: the root (base) with `condabin/`, a named environment under `envs/`."""
+    for name in ("CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDA_EXE", "CONDA_ROOT", "MAMBA_ROOT_PREFIX", "CONDA_SHLVL"):
+        monkeypatch.delenv(name, raising=False)
+    root = tmp_path / "miniforge3"
+    (root / "condabin").mkdir(parents=True)
+    (root / "conda-meta").mkdir()
+    project = root / "envs" / "objectives-reliability"
+    (project / "conda-meta").mkdir(parents=True)
+    return root, project
+
+
+def activate(monkeypatch, prefix, name=None, conda_exe=None):
+    """Set what `conda activate` sets, and make `prefix` this interpreter's (as in a conda environment)."""
+    monkeypatch.setenv("CONDA_PREFIX", str(prefix))
+    if name:
+        monkeypatch.setenv("CONDA_DEFAULT_ENV", name)
+    if conda_exe:
+        monkeypatch.setenv("CONDA_EXE", str(conda_exe))
+    monkeypatch.setenv("CONDA_SHLVL", "1")
+    monkeypatch.setattr(sys, "prefix", str(prefix))
+    monkeypatch.setattr(sys, "base_prefix", str(prefix))
+
+
+def test_conda_base_is_not_the_projects_environment(conda, monkeypatch):
+    root, _ = conda
+    activate(monkeypatch, root, name="base", conda_exe=root / "bin" / "conda")
+    assert dev.is_conda_base()
+    assert not dev.in_environment()
+    assert Path(dev.python()).parent.parent == dev.VENV
+    note = dev.environment_note()
+    assert "base" in note and ".venv" in note and "environment.yml" in note
+
+
+@pytest.mark.parametrize("clue", ["conda_exe", "condabin", "mamba_root"])
+def test_conda_base_is_recognised_without_its_name(conda, monkeypatch, clue):
+    root, _ = conda
+    activate(monkeypatch, root)  # no CONDA_DEFAULT_ENV
+    if clue == "conda_exe":
+        monkeypatch.setenv("CONDA_EXE", str(root / "condabin" / "conda"))
+        (root / "condabin").rmdir()
+    elif clue == "mamba_root":
+        monkeypatch.setenv("MAMBA_ROOT_PREFIX", str(root))
+        (root / "condabin").rmdir()
+    assert dev.is_conda_base()
+    assert not dev.in_environment()
+
+
+def test_a_named_or_prefix_conda_environment_is_used_as_it_is(conda, monkeypatch, tmp_path):
+    root, project = conda
+    activate(monkeypatch, project, name="objectives-reliability", conda_exe=root / "bin" / "conda")
+    assert not dev.is_conda_base()
+    assert dev.in_environment()
+    assert dev.python() == sys.executable
+    assert dev.environment_note() is None
+    elsewhere = tmp_path / "work" / "env"
+    (elsewhere / "conda-meta").mkdir(parents=True)
+    activate(monkeypatch, elsewhere, name=str(elsewhere))
+    assert dev.in_environment()
+
+
+def test_an_active_conda_environment_belonging_to_another_python_is_not_used(conda, monkeypatch, tmp_path):
+    root, project = conda
+    activate(monkeypatch, project, name="objectives-reliability", conda_exe=root / "bin" / "conda")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "usr"))
+    monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "usr"))
+    assert not dev.in_environment()
+    assert "is not its own" in dev.environment_note()
+
+
+def test_a_virtual_environment_is_used_whatever_conda_says(conda, monkeypatch, tmp_path):
+    root, _ = conda
+    activate(monkeypatch, root, name="base")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))  # a venv made from conda's base Python
+    assert dev.in_environment()
+    assert dev.environment_note() is None
+
+
+def test_no_environment_at_all(conda, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "usr"))
+    monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "usr"))
+    assert not dev.is_conda_base()
+    assert not dev.in_environment()
+    assert dev.environment_note() is None
+
+
+# The install is skipped when nothing it depends on changed.
+
+
+def test_install_stamp_changes_with_what_the_install_depends_on():
+    stamp = dev.install_stamp("[project]\n", '__version__ = "0.1.0"', "/env/bin/python", "/src")
+    assert stamp == dev.install_stamp("[project]\n", '__version__ = "0.1.0"', "/env/bin/python", "/src")
+    assert stamp != dev.install_stamp("[project]\nx = 1\n", '__version__ = "0.1.0"', "/env/bin/python", "/src")
+    assert stamp != dev.install_stamp("[project]\n", '__version__ = "0.2.0"', "/env/bin/python", "/src")
+    assert stamp != dev.install_stamp("[project]\n", '__version__ = "0.1.0"', "/other/bin/python", "/src")
+    assert stamp != dev.install_stamp("[project]\n", '__version__ = "0.1.0"', "/env/bin/python", "/clone")
+
+
+def test_needs_install_until_a_matching_stamp_is_written(tmp_path):
+    stamp = tmp_path / dev.STAMP_NAME
+    expected = dev.current_stamp(sys.executable)
+    assert dev.needs_install(stamp, expected)
+    stamp.write_text(expected + "\n")
+    assert not dev.needs_install(stamp, expected)
+    assert dev.needs_install(stamp, dev.install_stamp("changed", "", sys.executable, str(dev.ROOT)))
+
+
+# Re-executing a notebook: replaced only when every cell ran; smoke runs never replace it.
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A checkout with one executed chapter, and papermill replaced by a stand-in that records its calls."""
+    root = tmp_path.resolve() / "repo"
+    build = root / "_build"
+    for name, value in [
+        ("ROOT", root),
+        ("SMOKE_DIR", build / "smoke"),
+        ("FAILED_DIR", build / "failed"),
+        ("EXECUTING_DIR", build / "executing"),
+    ]:
+        monkeypatch.setattr(dev, name, value)
+    monkeypatch.setattr(dev, "python", lambda: "python")
+    notebook = root / "notebooks" / "01-chapter.ipynb"
+    notebook.parent.mkdir(parents=True)
+    cell = {"cell_type": "code", "source": "", "metadata": {}, "execution_count": 1, "outputs": []}
+    cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "committed cpu output\n"}]
+    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    notebook.chmod(0o644)
+    calls = []
+
+    def papermill(command, cwd, env, returncode=0, writes=True):
+        source, output = Path(command[-2]), Path(command[-1])
+        calls.append({"cwd": command[command.index("--cwd") + 1], "scale": env["CASESTUDIES_SCALE"], "out": output})
+        if writes:
+            data = json.loads(source.read_text())
+            data["cells"][0]["outputs"] = [
+                {"output_type": "stream", "name": "stderr", "text": "\rbar: 50%\rbar: 100%\n"},
+                {"output_type": "stream", "name": "stdout", "text": f"run at {env['CASESTUDIES_SCALE']}\n"},
+            ]
+            output.write_text(json.dumps(data))
+        return subprocess.CompletedProcess(command, returncode)
+
+    def use(returncode=0, writes=True):
+        monkeypatch.setattr(
+            dev.subprocess, "run", lambda command, cwd, env: papermill(command, cwd, env, returncode, writes)
+        )
+
+    use()
+    return notebook, calls, use
+
+
+def outputs(notebook):
+    return [o["text"] for o in json.loads(notebook.read_text())["cells"][0]["outputs"]]
+
+
+def test_a_successful_run_replaces_the_notebook_settled(checkout):
+    notebook, calls, _ = checkout
+    assert dev.execute(notebook, "cpu")
+    assert calls[0]["cwd"] == str(notebook.parent) and calls[0]["scale"] == "cpu"
+    assert calls[0]["out"] != notebook and calls[0]["out"].suffix == ".ipynb"  # executed into a temporary file
+    assert outputs(notebook) == ["bar: 100%\n", "run at cpu\n"]
+    assert notebook.stat().st_mode & 0o777 == 0o644
+    assert list(dev.EXECUTING_DIR.iterdir()) == []
+
+
+def test_a_failed_run_leaves_the_notebook_and_keeps_the_failed_copy(checkout, capsys):
+    notebook, _, use = checkout
+    before = notebook.read_bytes()
+    use(returncode=1)
+    assert not dev.execute(notebook, "cpu")
+    assert notebook.read_bytes() == before
+    failed = dev.FAILED_DIR / "notebooks" / notebook.name
+    assert outputs(failed)[-1] == "run at cpu\n"
+    assert "FAILED: notebooks/01-chapter.ipynb" in capsys.readouterr().out
+    assert list(dev.EXECUTING_DIR.iterdir()) == []
+
+
+def test_a_run_that_never_started_leaves_nothing_behind(checkout):
+    notebook, _, use = checkout
+    before = notebook.read_bytes()
+    use(returncode=1, writes=False)
+    assert not dev.execute(notebook, "gpu")
+    assert notebook.read_bytes() == before
+    assert list(dev.EXECUTING_DIR.iterdir()) == []
+    assert not dev.FAILED_DIR.exists()
+
+
+def test_a_smoke_run_never_replaces_the_committed_notebook(checkout, capsys):
+    notebook, calls, _ = checkout
+    before = notebook.read_bytes()
+    assert dev.execute(notebook, "smoke")
+    assert notebook.read_bytes() == before
+    copy = dev.SMOKE_DIR / "notebooks" / notebook.name
+    assert outputs(copy) == ["bar: 100%\n", "run at smoke\n"]
+    assert calls[0]["cwd"] == str(notebook.parent)  # relative paths resolve as in the original's folder
+    assert "_build/smoke/notebooks/01-chapter.ipynb" in capsys.readouterr().out
+
+
+def test_the_book_run_tries_every_chapter_and_skips_the_scorecard_after_a_failure(monkeypatch, tmp_path):
+    chapters = [tmp_path / "01-a.ipynb", tmp_path / "02-b.ipynb", tmp_path / "03-c.ipynb"]
+    tried = []
+    monkeypatch.setattr(dev, "chapters", lambda: chapters)
+    monkeypatch.setattr(
+        dev, "execute", lambda notebook, scale: tried.append(notebook.name) or notebook.name != "02-b.ipynb"
+    )
+    with pytest.raises(SystemExit, match=r"02-b\.ipynb"):
+        dev.execute_book("cpu")
+    assert tried == ["01-a.ipynb", "02-b.ipynb", "03-c.ipynb"]
