@@ -17,8 +17,8 @@ import torch
 from transformers import TrainerCallback
 
 from casestudies.models import tiny_causal_lm, word_tokenizer
-from casestudies.rewards import binary_reward
 from casestudies.tasks import candidate_set as cs
+from casestudies.tasks.candidate_set import binary_reward
 from casestudies.training import grpo
 
 PROMPTS, GENERATIONS, WARMUP = 8, 8, 5

@@ -1,6 +1,7 @@
-"""The abstention task: generator invariants, parsing, the ternary reward on crafted completions."""
+"""The abstention task: generator invariants, parsing, the ternary reward and the evaluator on crafted completions."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from casestudies.models import tiny_causal_lm, word_tokenizer
@@ -66,21 +67,46 @@ def test_expected_reward_prefers_answering_exactly_above_the_threshold(lam):
             assert answer < abstain
 
 
-def test_evaluate_counts_right_wrong_and_abstentions():
+def test_evaluate_counts_right_wrong_and_abstentions(monkeypatch):
+    answerable = {"prompt": "pick 3 7 :", "candidates": "37", "size": 2, "gold": "7"}
+    unanswerable = {"prompt": "pick :", "candidates": "", "size": 0, "gold": ""}
+    cases = [  # (item, completion, answer, count, well_formed, abstained, correct, wrong, in_set), by hand
+        (answerable, "of 2 7", "7", 2, True, False, True, False, True),  # right
+        (answerable, "of 2 3", "3", 2, True, False, False, True, True),  # wrong, inside the set
+        (answerable, "of 5 9", "9", 5, True, False, False, True, False),  # wrong, outside the set
+        (answerable, "of 2 idk", "idk", 2, True, True, False, False, False),  # abstained
+        (answerable, "of 2", None, None, False, False, False, False, False),  # malformed
+        (unanswerable, "of 0 idk", "idk", 0, True, True, False, False, False),  # abstained, as it should
+        (unanswerable, "of 0 4", "4", 0, True, False, False, True, False),  # guessed on empty evidence
+        (unanswerable, "idk", None, None, False, False, False, False, False),  # malformed
+    ]
+    items = [case[0] for case in cases]
+
+    def fake_sample(model, tokenizer, prompts, max_new_tokens, seed, batch_size):
+        assert prompts == [it["prompt"] for it in items] and max_new_tokens == ab.COMPLETION_TOKENS
+        return [(case[1], None) for case in cases]
+
+    monkeypatch.setattr(ab, "sample", fake_sample)
+    frame = ab.evaluate(None, None, items, seed=0)
+    columns = ["answer", "count", "well_formed", "abstained", "correct", "wrong", "in_set"]
+    assert list(frame.columns) == ["size", "answerable", *columns]
+    assert frame["size"].tolist() == [2, 2, 2, 2, 2, 0, 0, 0]
+    assert frame["answerable"].tolist() == [True] * 5 + [False] * 3
+    for row, case in zip(frame.itertuples(), cases, strict=True):
+        for column, want in zip(columns, case[2:], strict=True):
+            got = getattr(row, column)
+            assert pd.isna(got) if want is None else got == want, (case[1], column)
+
+
+def test_evaluate_on_a_model_is_seeded():
     tokenizer = word_tokenizer(ab.VOCABULARY)
     model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
-    items = ab.sample_items(60, (1, 3), 0.3, seed=0)
+    items = ab.sample_items(30, (1, 3), 0.3, seed=0)
     frame = ab.evaluate(model, tokenizer, items, seed=0)
-    assert len(frame) == 60
-    assert not (frame["correct"] & frame["wrong"]).any()
-    assert not (frame["abstained"] & (frame["correct"] | frame["wrong"])).any()
-    assert (frame["answerable"] == (frame["size"] > 0)).all()
-    assert not frame.loc[~frame["answerable"], "correct"].any()  # nothing is right on empty evidence
+    assert len(frame) == 30 and frame.equals(ab.evaluate(model, tokenizer, items, seed=0))
 
 
 def test_decision_regret_hand_worked():
-    import pandas as pd
-
     frame = pd.DataFrame(
         {
             "size": [1, 2, 2, 4, 0],

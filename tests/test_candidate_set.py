@@ -1,13 +1,21 @@
-"""The candidate-set task generator, parser and evaluator."""
+"""The candidate-set task: generator, parser, rewards and evaluator on crafted completions; the scoring-rule checker."""
 
+import math
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 from scipy.stats import chisquare
 
+from casestudies.exercises import ExerciseError, check_scoring_rule
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks import candidate_set as cs
+from casestudies.tasks.candidate_set import FORMAT_PENALTY, binary_reward, brier_rule, calibration_reward, log_rule
+
+COMPLETIONS = ["3 of 2 1.0", "3 of 2 0.5", "4 of 2 0.0", "4 of 2 1.0", "3 of two"]
+GOLD = ["3", "3", "3", "3", "3"]
 
 
 def test_items_satisfy_the_task_invariants():
@@ -73,15 +81,93 @@ def test_warmup_teaches_count_and_gold_with_uninformative_confidence():
     assert abs(small - large) < 0.1
 
 
-def test_evaluate_scores_its_own_samples():
+def test_evaluate_scores_crafted_completions(monkeypatch):
+    tokenizer = word_tokenizer(cs.VOCABULARY)
+    items = [
+        {"prompt": "pick 3 7 :", "candidates": "37", "size": 2, "gold": "7"},
+        {"prompt": "pick 3 7 :", "candidates": "37", "size": 2, "gold": "7"},
+        {"prompt": "pick 1 5 9 :", "candidates": "159", "size": 3, "gold": "1"},
+        {"prompt": "pick 4 :", "candidates": "4", "size": 1, "gold": "4"},
+    ]
+    texts = ["7 of 2 0.5", "3 of 3 1.0", "2 of 3 0.3", "4 of one 1.0"]  # right; wrong in the set; outside; malformed
+    probs = torch.zeros(len(items), len(tokenizer))  # first-token probabilities, by token id
+    for row, digit_probs in enumerate(
+        [{"3": 0.25, "7": 0.5, "0": 0.25}, {"3": 0.4, "7": 0.1, "8": 0.5}, {"1": 0.2, "2": 0.3, "9": 0.1}, {"4": 0.9}]
+    ):
+        for digit, p in digit_probs.items():
+            probs[row, tokenizer.convert_tokens_to_ids(digit)] = p
+    probs[:, tokenizer.convert_tokens_to_ids("of")] = 1 - probs.sum(dim=1)  # the rest on a non-digit token
+
+    def fake_sample(model, tok, prompts, max_new_tokens, seed, batch_size):
+        assert prompts == [it["prompt"] for it in items] and max_new_tokens == cs.COMPLETION_TOKENS
+        return zip(texts, probs, strict=True)
+
+    monkeypatch.setattr(cs, "sample", fake_sample)
+    frame = cs.evaluate(None, tokenizer, items, seed=0)
+    nan = float("nan")  # missing: None or NaN, as pandas stores it
+    expected = {
+        "size": [2, 2, 3, 1],
+        "gold": ["7", "7", "1", "4"],
+        "answer": ["7", "3", "2", None],
+        "count": [2, 3, 3, None],
+        "confidence": [0.5, 1.0, 0.3, None],
+        "well_formed": [True, True, True, False],
+        "correct": [True, False, False, False],
+        "in_set": [True, True, False, False],
+        "answer_prob": [0.5, 0.4, 0.3, nan],  # the probability of the answer's own digit
+        "candidate_mass": [0.75, 0.5, 0.3, 0.9],  # 3+7; 3+7; 1+5+9; 4
+    }
+    assert list(frame.columns) == list(expected)
+    for column, values in expected.items():
+        for got, want in zip(frame[column].tolist(), values, strict=True):
+            assert pd.isna(got) if want is None or want != want else got == pytest.approx(want, abs=1e-6), column
+
+
+def test_evaluate_on_a_model_is_seeded():
     tokenizer = word_tokenizer(cs.VOCABULARY)
     model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
     items = cs.sample_items(40, (1, 3), seed=0)
     frame = cs.evaluate(model, tokenizer, items, seed=0, batch_size=16)
-    assert len(frame) == 40
-    assert (frame["correct"] == (frame["answer"] == frame["gold"])).all()
-    assert frame["candidate_mass"].between(0, 1).all()
-    answered = frame[frame["well_formed"]]
-    assert answered["answer_prob"].between(0, 1).all()
-    again = cs.evaluate(model, tokenizer, items, seed=0, batch_size=16)
-    assert frame.equals(again)  # seeded sampling
+    assert len(frame) == 40 and frame["candidate_mass"].between(0, 1).all()
+    assert frame.equals(cs.evaluate(model, tokenizer, items, seed=0, batch_size=16))
+
+
+def test_binary_reward_ignores_confidence():
+    assert binary_reward(COMPLETIONS, GOLD) == [1.0, 1.0, 0.0, 0.0, FORMAT_PENALTY]
+
+
+def test_brier_reward_hand_worked():
+    reward = calibration_reward(brier_rule, "rlcr")
+    assert reward.__name__ == "rlcr"
+    assert reward(COMPLETIONS, GOLD) == pytest.approx([1.0, 0.75, 0.0, -1.0, FORMAT_PENALTY])
+
+
+def test_log_reward_hand_worked_with_clipping():
+    reward = calibration_reward(log_rule, "log")
+    expected = [1 + math.log(0.99), 1 + math.log(0.5), math.log(0.99), math.log(0.01), FORMAT_PENALTY]
+    assert reward(COMPLETIONS, GOLD) == pytest.approx(expected)
+
+
+def spherical(q, correct):
+    return (q if correct else 1 - q) / math.sqrt(q**2 + (1 - q) ** 2) - 1
+
+
+def test_checker_accepts_bounded_proper_rules():
+    assert check_scoring_rule(brier_rule).startswith("ok")
+    assert check_scoring_rule(spherical).startswith("ok")
+
+
+@pytest.mark.parametrize(
+    ("rule", "bound", "match"),
+    [
+        (log_rule, 10, "predictably wrong"),
+        (log_rule, 1, "spans"),
+        (lambda q, c: -abs(q - float(c)), 1, "not proper"),
+        (lambda q, c: 0.0, 1, "not proper"),
+        (lambda q, c: 1 / 0, 1, "ZeroDivisionError"),
+        (lambda q, c: float("nan"), 1, "finite"),
+    ],
+)
+def test_checker_explains_wrong_rules(rule, bound, match):
+    with pytest.raises(ExerciseError, match=match):
+        check_scoring_rule(rule, bounded_by=bound)

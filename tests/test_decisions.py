@@ -66,3 +66,12 @@ def test_mlp_learns_and_weighting_raises_predicted_probabilities():
     h = features(plain, x)
     assert h.shape == (3000, 32)
     assert linear_probe_auc(h[:2000], y[:2000], h[2000:], y[2000:]) > 0.7
+
+
+def test_predicting_and_reading_features_leave_the_train_or_eval_mode_as_it_was():
+    x = np.random.default_rng(0).normal(size=(8, 5)).astype(np.float32)
+    for training in (True, False):
+        model = mlp(5, 4, seed=0).train(training)
+        predict_proba(model, x)
+        features(model, x)
+        assert model.training is training

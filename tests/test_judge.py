@@ -1,11 +1,14 @@
 """The judge task: annotator noise, prompts, the verdict distribution and temperature sampling."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
 from casestudies.generation import choice_distribution, sample
 from casestudies.models import load_pretrained, tiny_causal_lm, word_tokenizer
+from casestudies.tasks import judge
 from casestudies.tasks.judge import (
     LETTERS,
     SCORES,
@@ -68,6 +71,21 @@ def test_choice_distribution_is_what_generate_samples_from(tokenizer):
     np.testing.assert_allclose(probs, (first / first.sum(1, keepdim=True)).numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="one distinct token"):
         choice_distribution(model, tokenizer, prompts, ("A", "A"))
+
+
+def test_instruct_rating_prompt_states_the_bands_true_score_uses():
+    prompt = instruct_prompt({"task": "rate", "values": [41]})
+    bands = [tuple(map(int, b)) for b in re.findall(r"(\d) = (\d+)-(\d+)", prompt)]
+    assert bands == [(1, 10, 27), (2, 28, 45), (3, 46, 63), (4, 64, 81), (5, 82, 99)]  # BAND = 18, by hand
+    for score, low, high in bands:  # each stated band is exactly the values true_score rates `score`
+        assert true_score(low) == true_score(high) == score and true_score(low - 1) == score - 1
+    assert "41" in prompt and "from 1 to 5" in prompt
+
+
+def test_instruct_rating_prompt_follows_the_band_constant(monkeypatch):
+    monkeypatch.setattr(judge, "BAND", 15)  # a different width: the stated edges must move with it
+    prompt = instruct_prompt({"task": "rate", "values": [41]})
+    assert "(1 = 10-24, 2 = 25-39, 3 = 40-54, 4 = 55-69, 5 = 70-84)" in prompt
 
 
 def test_sample_verdicts_greedy_temperature_and_frequencies():

@@ -1,13 +1,14 @@
 """The TRL wrappers: supervised training learns, GRPO follows its reward, trained models copy safely."""
 
 import copy
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks import candidate_set as cs
-from casestudies.training import grpo, sft
+from casestudies.training import RewardLog, grpo, sft
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,7 @@ def test_sft_lowers_the_loss(tokenizer):
 @pytest.mark.parametrize("beta", [0.0, 0.05])
 def test_grpo_moves_the_policy_towards_its_reward(tokenizer, beta):
     model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
+    model.config._name_or_path = "org/pretrained-name"  # as if loaded from the Hub
     prompt = cs.make_prompt("37")
     before = prob_of(model, tokenizer, prompt, "7")
 
@@ -51,7 +53,94 @@ def test_grpo_moves_the_policy_towards_its_reward(tokenizer, beta):
     )
     assert len(history) == 30 and "reward" in history
     assert prob_of(model, tokenizer, prompt, "7") > max(0.5, 3 * before)
-    assert model.config._name_or_path == ""  # no dangling reference to a deleted temporary folder
+    assert model.config._name_or_path == "org/pretrained-name"  # its own name, not the deleted reference folder
+    if beta > 0:
+        # the KL anchor is the starting policy: at the first step (before any update) the policy *is* the reference
+        assert abs(history["kl"].iloc[0]) < 1e-5
+        assert history["kl"].iloc[-1] > 1e-2  # and the logged KL does grow as the policy moves away
+    else:
+        assert "kl" not in history
+
+
+def test_grpo_restores_the_model_name_when_training_fails(tokenizer):
+    model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
+    model.config._name_or_path = "org/pretrained-name"
+
+    def broken(completions, **_):
+        raise RuntimeError("reward server down")
+
+    with pytest.raises(RuntimeError, match="reward server down"):
+        grpo(
+            model,
+            tokenizer,
+            [{"prompt": "pick 1 :"}] * 4,
+            broken,
+            steps=1,
+            prompts_per_step=2,
+            generations=2,
+            max_completion_length=2,
+            beta=0.1,
+        )
+    assert model.config._name_or_path == "org/pretrained-name"
+
+
+def test_reward_log_records_every_completion_at_its_optimizer_step(tokenizer):
+    returned = []
+
+    def length_reward(completions, **_):
+        rewards = [float(len(c.split())) for c in completions]
+        returned.extend(rewards)
+        return rewards
+
+    log = RewardLog(
+        length_reward, describe=lambda c: {"first": (c.split() or [""])[0]}, labels={"arm": "RL", "seed": 3}
+    )
+    assert log.__name__ == "length_reward"
+    # a call outside training (no trainer state) is logged with no step; it must not shift the training steps
+    assert log(["7 of 2"], prompts=["pick 3 7 :"]) == [3.0]
+    assert log(["7"], trainer_state=SimpleNamespace(global_step=41)) == [1.0]
+    assert log.rows == [
+        {
+            "arm": "RL",
+            "seed": 3,
+            "step": None,
+            "prompt": "pick 3 7 :",
+            "completion": "7 of 2",
+            "reward": 3.0,
+            "first": "7",
+        },
+        {"arm": "RL", "seed": 3, "step": 41, "prompt": None, "completion": "7", "reward": 1.0, "first": "7"},
+    ]
+    log.rows.clear()
+    returned.clear()
+
+    model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
+    items = [{"prompt": cs.make_prompt(c), "gold": c[0]} for c in ("37", "159", "0", "28")] * 2
+    history = grpo(model, tokenizer, items, log, steps=3, prompts_per_step=2, generations=4, max_completion_length=3)
+    frame = log.frame()
+    assert len(frame) == 3 * 2 * 4 == len(returned)
+    assert frame["step"].value_counts().sort_index().to_dict() == {0: 8, 1: 8, 2: 8}
+    assert frame["reward"].tolist() == returned  # what the wrapped function returned, in order
+    assert (frame["reward"] == [float(len(c.split())) for c in frame["completion"]]).all()
+    assert (frame["first"] == [(c.split() or [""])[0] for c in frame["completion"]]).all()
+    assert (frame["arm"] == "RL").all() and (frame["seed"] == 3).all()
+    assert set(frame["prompt"]) <= {it["prompt"] for it in items}
+    assert (frame.groupby("step")["prompt"].nunique() <= 2).all()  # one step's 8 completions answer 2 prompts
+    # TRL logs the reward under the wrapped function's name; its per-step mean is the mean of that step's rows
+    means = frame.groupby("step")["reward"].mean().to_numpy()
+    assert history["rewards/length_reward/mean"].to_numpy() == pytest.approx(means)
+
+
+def test_reward_log_binds_labels_at_construction_and_rejects_clashes():
+    labels = {"arm": "RL"}
+    log = RewardLog(lambda completions, **_: [0.0] * len(completions), labels=labels, name="zero")
+    labels["arm"] = "changed later"
+    log(["x"])
+    assert log.__name__ == "zero" and log.frame()["arm"].tolist() == ["RL"]
+    with pytest.raises(ValueError, match="step"):
+        RewardLog(lambda completions, **_: [], labels={"step": 1})
+    with pytest.raises(ValueError, match="reward"):
+        RewardLog(lambda completions, **_: [0.0], describe=lambda c: {"reward": 1})(["x"])
 
 
 def test_trained_model_deep_copies_into_independent_arms(tokenizer):

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Run the block in eval mode, then put the model back in the train/eval mode it was in (also on error)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()
@@ -21,28 +33,28 @@ def sample(
     """Yield (completion text, next-token probabilities at the first completion position) per prompt.
 
     Plain ancestral sampling at temperature 1 (no top-k/top-p), the distribution RL trained; seeded, so the
-    same model, prompts and seed give the same completions. The model is left in training mode afterwards.
+    same model, prompts and seed give the same completions. Each batch runs in eval mode; between batches (and
+    afterwards) the model is in whichever train/eval mode it was in before.
     """
-    model.eval()
     device = next(model.parameters()).device
     torch.manual_seed(seed)
     for start in range(0, len(prompts), batch_size):
         enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
-        out = model.generate(
-            **enc,
-            do_sample=True,
-            temperature=1.0,
-            top_k=0,
-            top_p=1.0,
-            max_new_tokens=max_new_tokens,
-            return_dict_in_generate=True,
-            output_logits=True,
-            pad_token_id=tokenizer.pad_token_id,
-        )
+        with eval_mode(model):
+            out = model.generate(
+                **enc,
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                top_p=1.0,
+                max_new_tokens=max_new_tokens,
+                return_dict_in_generate=True,
+                output_logits=True,
+                pad_token_id=tokenizer.pad_token_id,
+            )
         first = torch.softmax(out.logits[0].float(), dim=-1).cpu()
         texts = tokenizer.batch_decode(out.sequences[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
         yield from zip(texts, first, strict=True)
-    model.train()
 
 
 def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -70,14 +82,13 @@ def choice_distribution(
             f"each choice must be one distinct token for this tokenizer, got {dict(zip(choices, ids, strict=True))}"
         )
     choice_ids = torch.tensor([i[0] for i in ids])
-    model.eval()
     device = next(model.parameters()).device
     rows = []
-    for start in range(0, len(prompts), batch_size):
-        enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
-        logits = model(**enc, position_ids=_positions(enc["attention_mask"])).logits[:, -1, :].float()
-        rows.append(torch.softmax(logits[:, choice_ids.to(device)], dim=-1).cpu())
-    model.train()
+    with eval_mode(model):
+        for start in range(0, len(prompts), batch_size):
+            enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
+            logits = model(**enc, position_ids=_positions(enc["attention_mask"])).logits[:, -1, :].float()
+            rows.append(torch.softmax(logits[:, choice_ids.to(device)], dim=-1).cpu())
     return torch.cat(rows).numpy()
 
 
@@ -96,27 +107,27 @@ def completion_logprobs(
     """
     if len(prompts) != len(completions):
         raise ValueError(f"got {len(prompts)} prompts but {len(completions)} completions")
-    model.eval()
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id
+    encoded = [
+        (tokenizer(p, add_special_tokens=False).input_ids, tokenizer(c, add_special_tokens=False).input_ids)
+        for p, c in zip(prompts, completions, strict=True)
+    ]
     totals = []
-    for start in range(0, len(prompts), batch_size):
-        pairs = [
-            (tokenizer(p, add_special_tokens=False).input_ids, tokenizer(c, add_special_tokens=False).input_ids)
-            for p, c in zip(prompts[start : start + batch_size], completions[start : start + batch_size], strict=True)
-        ]
-        width = max(len(p) + len(c) for p, c in pairs)
-        ids = torch.full((len(pairs), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        scored = torch.zeros_like(ids, dtype=torch.bool)
-        for row, (p, c) in enumerate(pairs):
-            offset = width - len(p) - len(c)  # left padding
-            ids[row, offset:] = torch.tensor(p + c)
-            mask[row, offset:] = 1
-            scored[row, offset + len(p) :] = True
-        ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask)).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
-        totals.append((logp * scored[:, 1:]).sum(dim=1).cpu())
-    model.train()
+    with eval_mode(model):
+        for start in range(0, len(encoded), batch_size):
+            pairs = encoded[start : start + batch_size]
+            width = max(len(p) + len(c) for p, c in pairs)
+            ids = torch.full((len(pairs), width), pad, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            scored = torch.zeros_like(ids, dtype=torch.bool)
+            for row, (p, c) in enumerate(pairs):
+                offset = width - len(p) - len(c)  # left padding
+                ids[row, offset:] = torch.tensor(p + c)
+                mask[row, offset:] = 1
+                scored[row, offset + len(p) :] = True
+            ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask)).logits.float()
+            logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+            totals.append((logp * scored[:, 1:]).sum(dim=1).cpu())
     return torch.cat(totals)

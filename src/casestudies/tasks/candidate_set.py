@@ -2,12 +2,19 @@
 
 The best achievable probability of being right is exactly 1/|S|, so a calibrated model must say 1/|S|:
 a verifiable task with a known ground-truth confidence, which is what chapters on calibration and
-abstention need. A completion is an answer digit, the word `conf`, and one of eleven confidence levels.
+abstention need. A completion is an answer digit, the word `of`, the candidate count and one of eleven
+confidence levels.
+
+Its rewards: binary correctness (RLVR), or correctness plus a scoring rule on the stated confidence (RLCR,
+Damani et al., 2025: R = 1[correct] + S(q, correct) with S the negative Brier score). Any bounded proper
+scoring rule keeps "answer as well as you can, then say how sure you are" optimal; the log score is proper but
+unbounded and breaks that guarantee (see chapter 1's worked example).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +30,10 @@ COUNT_TOKENS = tuple(str(n) for n in range(1, 11))
 PROMPT_WORD, END_WORD, OF_WORD = "pick", ":", "of"
 VOCABULARY = tuple(dict.fromkeys((*DIGITS, *COUNT_TOKENS, PROMPT_WORD, END_WORD, OF_WORD, *CONFIDENCE_TOKENS)))
 COMPLETION_TOKENS = 5  # answer, of, count, level, end of sequence
+FORMAT_PENALTY = -1.0  # a malformed completion earns this under every reward
+LOG_FLOOR = 0.01  # the log score clips q to [0.01, 0.99] so a stated 0.0 or 1.0 is not -infinity
+
+ScoringRule = Callable[[float, bool], float]
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,44 @@ def parse_completion(text: str) -> Completion:
     if answer not in DIGITS or count not in COUNT_TOKENS or level not in CONFIDENCE_TOKENS:
         return malformed
     return Completion(answer, int(count), float(level))
+
+
+def brier_rule(q: float, correct: bool) -> float:
+    """Negative Brier score: −(q − 1[correct])², bounded in [−1, 0]."""
+    return -((q - float(correct)) ** 2)
+
+
+def log_rule(q: float, correct: bool) -> float:
+    """Log score of the stated confidence, q clipped to [0.01, 0.99]: log q if right, log(1 − q) if wrong."""
+    q = min(max(q, LOG_FLOOR), 1 - LOG_FLOOR)
+    return math.log(q if correct else 1 - q)
+
+
+def binary_reward(completions: list[str], gold: list[str], **_) -> list[float]:
+    """RLVR: 1 for a right answer, 0 for a wrong one; the stated confidence is ignored."""
+    rewards = []
+    for text, answer in zip(completions, gold, strict=True):
+        parsed = parse_completion(text)
+        rewards.append(float(parsed.answer == answer) if parsed.well_formed else FORMAT_PENALTY)
+    return rewards
+
+
+def calibration_reward(rule: ScoringRule, name: str) -> Callable[..., list[float]]:
+    """A TRL reward function 1[correct] + rule(q, correct), named `name` (TRL logs rewards by function name)."""
+
+    def reward(completions: list[str], gold: list[str], **_) -> list[float]:
+        rewards = []
+        for text, answer in zip(completions, gold, strict=True):
+            parsed = parse_completion(text)
+            if not parsed.well_formed:
+                rewards.append(FORMAT_PENALTY)
+                continue
+            correct = parsed.answer == answer
+            rewards.append(float(correct) + rule(parsed.confidence, correct))
+        return rewards
+
+    reward.__name__ = name
+    return reward
 
 
 def sample_items(n: int, sizes: tuple[int, ...] | list[int], seed: int) -> list[dict]:

@@ -120,8 +120,9 @@ def instruct_prompt(item: dict) -> str:
             f"Five responses have these quality scores: {options}. Which response is best? "
             f"Answer with one letter. Answer:"
         )
-    bands = "1 = 10-27, 2 = 28-45, 3 = 46-63, 4 = 64-81, 5 = 82-99"
+    lows = [VALUES[0] + i * BAND for i in range(len(SCORES))]
+    bands = ", ".join(f"{score} = {low}-{low + BAND - 1}" for score, low in zip(SCORES, lows, strict=True))
     return (
-        f"A response has quality score {item['values'][0]}. Rate it from 1 to 5 ({bands}). "
+        f"A response has quality score {item['values'][0]}. Rate it from {SCORES[0]} to {SCORES[-1]} ({bands}). "
         f"Answer with one digit. Answer:"
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import torch
@@ -21,7 +22,9 @@ from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer
 
 RewardFunction = Callable[..., list[float]]
 
-__all__ = ["ProgressBar", "grpo", "sft"]
+__all__ = ["ProgressBar", "RewardLog", "grpo", "sft"]
+
+_LOGGED = ("step", "prompt", "completion", "reward")  # RewardLog's own columns
 
 
 class ProgressBar(TrainerCallback):
@@ -43,6 +46,51 @@ class ProgressBar(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self.bar.close()
+
+
+class RewardLog:
+    """A reward function that records each completion it scores: pass it to `grpo` in place of `reward`.
+
+    One row per completion: the fixed `labels` (bound now, so a loop variable cannot change them later), the
+    optimizer `step` it was sampled at (TRL's `trainer_state.global_step`, counted from 0; `None` outside a
+    trainer), `prompt`, `completion`, `reward`, then the fields `describe(completion)` returns. TRL logs the
+    rewards under `name` (default: the wrapped function's name).
+    """
+
+    def __init__(
+        self,
+        reward: RewardFunction,
+        describe: Callable[[str], Mapping[str, Any]] | None = None,
+        labels: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ):
+        self.labels = dict(labels or {})
+        clash = set(self.labels) & set(_LOGGED)
+        if clash:
+            raise ValueError(f"labels may not be named {sorted(clash)}: RewardLog fills those columns itself")
+        self.reward, self.describe = reward, describe
+        self.__name__ = name or getattr(reward, "__name__", type(reward).__name__)
+        self.rows: list[dict[str, Any]] = []
+
+    def __call__(self, completions: list[str], **kwargs) -> list[float]:
+        """Score `completions` with the wrapped function (same keyword arguments), log them, return the rewards."""
+        rewards = list(self.reward(completions=completions, **kwargs))
+        state = kwargs.get("trainer_state")
+        step = state.global_step if state is not None else None
+        prompts = kwargs.get("prompts") or [None] * len(completions)
+        for prompt, completion, reward in zip(prompts, completions, rewards, strict=True):
+            extra = dict(self.describe(completion)) if self.describe else {}
+            clash = set(extra) & (set(_LOGGED) | set(self.labels))
+            if clash:
+                raise ValueError(f"describe() returned {sorted(clash)}, which are already columns of the log")
+            self.rows.append(
+                {**self.labels, "step": step, "prompt": prompt, "completion": completion, "reward": reward, **extra}
+            )
+        return rewards
+
+    def frame(self) -> pd.DataFrame:
+        """The log so far as a DataFrame, one row per scored completion."""
+        return pd.DataFrame(self.rows, columns=None if self.rows else [*self.labels, *_LOGGED])
 
 
 def _quiet() -> None:
@@ -139,8 +187,8 @@ def grpo(
 
     Each step samples `generations` completions for each of `prompts_per_step` prompts, one optimizer step
     per generation batch (on-policy). Extra item fields (e.g. `gold`) reach the reward functions as keyword
-    arguments. `beta > 0` adds a KL penalty to the policy as it was when this call started. Rewards are not
-    std-scaled by default (Dr. GRPO; the RLCR paper).
+    arguments (wrap a reward in `RewardLog` to record every completion). `beta > 0` adds a KL penalty to the
+    policy as it was when this call started. Rewards are not std-scaled by default (Dr. GRPO; the RLCR paper).
     """
     _quiet()
     if generations < 2:
@@ -158,20 +206,22 @@ def grpo(
         log_completions=False,
         shuffle_dataset=True,
     )
-    with tempfile.TemporaryDirectory(prefix="casestudies-ref-") as reference:
-        if beta > 0:
-            # TRL builds the frozen reference policy by reloading the model from `config._name_or_path`:
-            # save the model as it is now, so the KL anchor is exactly the policy RL starts from.
-            model.save_pretrained(reference)
-            model.config._name_or_path = reference
-        trainer = GRPOTrainer(
-            model=model,
-            reward_funcs=reward_funcs,
-            args=config,
-            train_dataset=data,
-            processing_class=tokenizer,
-            callbacks=[ProgressBar(desc), *callbacks],
-        )
-        history = _train(trainer)
-    model.config._name_or_path = ""
-    return history
+    name_or_path = model.config._name_or_path
+    try:
+        with tempfile.TemporaryDirectory(prefix="casestudies-ref-") as reference:
+            if beta > 0:
+                # TRL builds the frozen reference policy by reloading the model from `config._name_or_path`:
+                # save the model as it is now, so the KL anchor is exactly the policy RL starts from.
+                model.save_pretrained(reference)
+                model.config._name_or_path = reference
+            trainer = GRPOTrainer(
+                model=model,
+                reward_funcs=reward_funcs,
+                args=config,
+                train_dataset=data,
+                processing_class=tokenizer,
+                callbacks=[ProgressBar(desc), *callbacks],
+            )
+            return _train(trainer)
+    finally:
+        model.config._name_or_path = name_or_path  # the model's own name, not the deleted reference folder

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from casestudies.generation import eval_mode
+
 
 def mlp(dim: int, hidden: int, classes: int = 1, seed: int = 0) -> nn.Sequential:
     """Input → hidden (ReLU) → hidden (ReLU) → `classes` logits, seeded; `features` reads the second layer."""
@@ -75,9 +77,8 @@ def train_classifier(
 @torch.no_grad()
 def predict_proba(model: nn.Sequential, x: np.ndarray) -> np.ndarray:
     """P(y = 1) for a binary model, or the class probabilities (n × classes) for a multi-class one."""
-    model.eval()
-    logits = model(torch.as_tensor(x, dtype=torch.float32))
-    model.train()
+    with eval_mode(model):
+        logits = model(torch.as_tensor(x, dtype=torch.float32))
     if logits.shape[-1] == 1:
         return torch.sigmoid(logits.squeeze(-1)).numpy()
     return torch.softmax(logits, -1).numpy()
@@ -86,7 +87,6 @@ def predict_proba(model: nn.Sequential, x: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def features(model: nn.Sequential, x: np.ndarray) -> np.ndarray:
     """The last hidden layer's activations: the representation a linear probe reads."""
-    model.eval()
-    h = model[:-1](torch.as_tensor(x, dtype=torch.float32))
-    model.train()
+    with eval_mode(model):
+        h = model[:-1](torch.as_tensor(x, dtype=torch.float32))
     return h.numpy()
