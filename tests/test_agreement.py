@@ -11,10 +11,12 @@ from casestudies.metrics.agreement import (
     fleiss_kappa,
     icc_oneway,
     mcdonald_omega,
+    modal,
     omega_absolute_correlations,
     one_factor,
     spearman_brown,
     spearman_brown_single,
+    undefined_as_nan,
 )
 
 # Fleiss (1971) as worked on Wikipedia: 10 subjects, 14 raters, 5 categories, kappa = 0.210.
@@ -137,3 +139,17 @@ def test_samples_needed_checker_accepts_a_correct_answer_and_explains_wrong_ones
         check_samples_needed(broken)
     with pytest.raises(ExerciseError, match="should raise ValueError"):
         check_samples_needed(lambda s, t: correct(s, t) if s > 0 and 0 < t < 1 else 1)
+
+
+def test_modal_verdict_and_share_by_hand():
+    verdicts = np.array([[2, 2, 0, 2], [1, 0, 1, 0], [3, 3, 3, 3]])
+    mode, share = modal(verdicts)
+    assert mode.tolist() == [2, 0, 3]  # the tie 1/0 goes to the lower index
+    assert share.tolist() == [0.75, 0.5, 1.0]
+
+
+def test_undefined_coefficients_become_nan_and_defined_ones_pass_through():
+    constant = np.ones((10, 3))  # every item one score: no correlation matrix exists
+    assert np.isnan(undefined_as_nan(mcdonald_omega, constant))
+    varied = np.random.default_rng(0).normal(size=(30, 3)) + np.arange(30)[:, None]
+    assert undefined_as_nan(mcdonald_omega, varied) == mcdonald_omega(varied)

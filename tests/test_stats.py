@@ -71,7 +71,7 @@ def test_conditions_are_a_column_and_hypotheses_select_one():
 
 def test_t_interval_matches_scipy_and_a_hand_computed_case():
     x = [0.1, -0.2, 0.4, 0.3, 0.05]
-    mean, low, high = t_interval(x)
+    _, low, high = t_interval(x)
     ref = scipy_stats.ttest_1samp(x, 0.0).confidence_interval(0.95)
     assert (low, high) == pytest.approx((ref.low, ref.high))
     # by hand: n = 2, values 1 and 3: mean 2, sd √2, t(0.975, 1) = 12.706: 2 ± 12.706 · √2 / √2

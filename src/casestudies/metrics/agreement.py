@@ -129,3 +129,20 @@ def omega_absolute_correlations(data: np.ndarray) -> float:
     r = np.abs(_correlations(data))
     _, uniqueness = one_factor(r)
     return float((r.sum() - uniqueness.sum()) / r.sum())
+
+
+def modal(verdicts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per item of an (items × replications) array of category indices: the most common category (ties go to the
+    lowest index) and the share of replications that agree with it (the modal share, a sampled confidence)."""
+    verdicts = np.asarray(verdicts)
+    counts = category_counts(verdicts, int(verdicts.max()) + 1 if verdicts.size else 1)
+    return counts.argmax(axis=1), counts.max(axis=1) / verdicts.shape[1]
+
+
+def undefined_as_nan(coefficient, *args) -> float:
+    """A reliability coefficient, or NaN where it is undefined (it raises ValueError, e.g. for a judge that gives
+    every item one score), so that a table over many judges keeps a row for each."""
+    try:
+        return coefficient(*args)
+    except ValueError:
+        return float("nan")

@@ -94,7 +94,11 @@ class RewardLog:
 
 
 def _quiet() -> None:
-    """Silence library chatter that would bury a chapter's own output: info logs, progress bars, warnings."""
+    """Silence library chatter that would bury a chapter's own output: info logs, progress bars, and warnings
+    the libraries raise about their own internals (TRL calling deprecated transformers APIs, say).
+
+    A warning attributed to this package's code (our call of a deprecated API) still shows, in tests too.
+    """
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     disable_progress_bars()

@@ -1,0 +1,55 @@
+"""The book agrees with itself: the table of contents, the intro's chapter list, the notebooks on disk, the
+committed results files and each notebook's printed verdict."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+
+
+def toc_chapters() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return [f.removeprefix("notebooks/") for f in files if f.startswith("notebooks/")]
+
+
+def printed_verdict(notebook: Path) -> tuple[str, dict[str, str]] | None:
+    """The overall verdict and each hypothesis' outcome as the committed outputs print them."""
+    cells = json.loads(notebook.read_text())["cells"]
+    text = "".join(
+        "".join(out.get("text", "")) for cell in cells for out in cell.get("outputs", []) if out.get("name") == "stdout"
+    )
+    overall = re.search(r"^VERDICT: ([A-Z ]+?)(?:  \(|$)", text, re.MULTILINE)
+    if overall is None:
+        return None
+    outcomes = re.findall(r"^  (H\d+) +(REPRODUCED|PARTLY|NOT REPRODUCED)  ", text, re.MULTILINE)
+    return overall.group(1).lower(), {name: outcome.lower() for name, outcome in outcomes}
+
+
+def test_every_notebook_is_in_the_table_of_contents_and_the_intro():
+    on_disk = [p.stem for p in NOTEBOOKS]
+    assert toc_chapters() == on_disk
+    intro = (ROOT / "book" / "intro.md").read_text()
+    listed = re.findall(r"\{doc\}`\.\./notebooks/([0-9]{2}-[a-z0-9-]+)`", intro)
+    assert listed == on_disk
+
+
+def test_every_chapter_has_a_results_file_and_no_results_file_is_orphaned():
+    results = sorted(p.stem for p in (ROOT / "results").glob("*.json"))
+    assert results == [p.stem for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_the_printed_verdict_is_the_committed_results_file(notebook):
+    record = json.loads((ROOT / "results" / f"{notebook.stem}.json").read_text())
+    printed = printed_verdict(notebook)
+    assert printed is not None, f"{notebook.name} prints no verdict in its committed outputs"
+    overall, outcomes = printed
+    assert record["chapter"] == notebook.stem and record["scale"] != "smoke"
+    assert overall == record["verdict"]
+    assert outcomes == {h["name"]: h["outcome"] for h in record["hypotheses"]}
