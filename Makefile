@@ -19,4 +19,5 @@ run:
 
 benchmark:
 	.venv/bin/python benchmarks/grpo_engine.py
+	.venv/bin/python benchmarks/seeds.py
 	.venv/bin/python benchmarks/chapters.py

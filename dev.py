@@ -196,24 +196,32 @@ def executed_copy(notebook: Path, folder: Path) -> Path:
     return folder / relative(notebook)
 
 
-def execute(notebook: Path, scale: str) -> bool:
-    """Re-execute one notebook at `scale` with papermill (parameters cell, outputs kept, working directory
-    the notebook's own folder) into a temporary file, store its text outputs as a reader's screen shows them,
-    and only then put it in place. Returns whether every cell succeeded.
+def execute(notebook: Path, scale: str | None) -> bool:
+    """Re-execute one notebook at `scale` (None: the notebook's own default) with papermill (parameters cell,
+    outputs kept, working directory the notebook's own folder) into a temporary file, store its text outputs
+    as a reader's screen shows them, and only then put it in place, with the results file it wrote. Returns
+    whether every cell succeeded.
 
-    At `smoke` scale the executed copy goes to `_build/smoke/`, never over the committed notebook (whose
-    outputs are those of a full `cpu` run). When a cell fails, the notebook is left as it was and the
-    failed run is kept under `_build/failed/`.
+    A chapter writes its results file into a staging folder; it joins `results/` together with the notebook,
+    so a failed run changes neither. At `smoke` scale the executed copy and its results go to `_build/smoke/`,
+    never over the committed notebook (whose outputs are those of a full `cpu` run). When a cell fails, the
+    notebook is left as it was and the failed run is kept under `_build/failed/`.
     """
     EXECUTING_DIR.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f"{notebook.stem}-", suffix=".ipynb", dir=EXECUTING_DIR)
     os.close(handle)
     temporary = Path(name)
     shutil.copymode(notebook, temporary)  # mkstemp's file is private; the result gets the notebook's mode
+    staged = Path(tempfile.mkdtemp(prefix=f"{notebook.stem}-results-", dir=EXECUTING_DIR))
+    results = (SMOKE_DIR if scale == "smoke" else ROOT) / "results"
+    is_chapter = notebook in chapters()
+    env = {**os.environ, "CASESTUDIES_RESULTS_DIR": str(staged if is_chapter else results)}
+    if scale:
+        env["CASESTUDIES_SCALE"] = scale
     try:
         command = [python(), "-m", "papermill", "--cwd", str(notebook.parent), str(notebook), str(temporary)]
         print("+", " ".join(command), flush=True)
-        result = subprocess.run(command, cwd=ROOT, env={**os.environ, "CASESTUDIES_SCALE": scale})
+        result = subprocess.run(command, cwd=ROOT, env=env)
         if result.returncode:
             failed = executed_copy(notebook, FAILED_DIR)
             kept = temporary.stat().st_size > 0  # papermill saves as it goes; nothing if it never started
@@ -221,8 +229,8 @@ def execute(notebook: Path, scale: str) -> bool:
                 failed.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(temporary, failed)
             print(
-                f"FAILED: {relative(notebook)} at scale {scale} (papermill exit code {result.returncode}); "
-                f"{relative(notebook)} is unchanged"
+                f"FAILED: {relative(notebook)} at scale {scale or 'default'} (papermill exit code "
+                f"{result.returncode}); {relative(notebook)} and its results file are unchanged"
                 + (f"; the failed run is at {relative(failed)}" if kept else "; papermill wrote no output"),
                 flush=True,
             )
@@ -230,9 +238,15 @@ def execute(notebook: Path, scale: str) -> bool:
         settle_streams(temporary)
         target = executed_copy(notebook, SMOKE_DIR) if scale == "smoke" else notebook
         target.parent.mkdir(parents=True, exist_ok=True)
+        results.mkdir(parents=True, exist_ok=True)
+        for written in staged.rglob("*.json"):  # a run on custom seeds writes into a subfolder, kept as such
+            destination = results / written.relative_to(staged)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(written, destination)
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)  # interrupted, or failed without output
+        shutil.rmtree(staged, ignore_errors=True)
     if target != notebook:
         print(f"executed at smoke scale: {relative(target)} ({relative(notebook)} keeps its outputs)", flush=True)
     return True
@@ -337,7 +351,7 @@ def main() -> None:
         matches = [p for p in chapters() if args.chapter and p.name.startswith(f"{int(args.chapter):02d}-")]
         if not matches:
             sys.exit(f"no chapter {args.chapter!r}; chapters are {[p.name[:2] for p in chapters()]}")
-        if not execute(matches[0], args.scale or os.environ.get("CASESTUDIES_SCALE", "cpu")):
+        if not execute(matches[0], args.scale or os.environ.get("CASESTUDIES_SCALE")):
             sys.exit(1)
 
 

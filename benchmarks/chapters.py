@@ -53,7 +53,7 @@ def main() -> None:
         notebooks = [p for p in notebooks if p.name.startswith(f"{int(args.only):02d}-")]
     print(f"{'chapter':<36} {'scale':<6} {'runs':>4} {'median s':>9} {'budget s':>9}")
     for notebook in notebooks:
-        for scale, repeats, budget in (("smoke", args.smoke_repeats, 90), ("cpu", args.cpu_repeats, 600)):
+        for scale, repeats, budget in (("smoke", args.smoke_repeats, 60), ("cpu", args.cpu_repeats, 600)):
             if repeats < 1:
                 continue
             times = [run(notebook, scale) for _ in range(repeats)]

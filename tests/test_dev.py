@@ -170,12 +170,15 @@ def checkout(tmp_path, monkeypatch):
 
     def papermill(command, cwd, env, returncode=0, writes=True):
         source, output = Path(command[-2]), Path(command[-1])
-        calls.append({"cwd": command[command.index("--cwd") + 1], "scale": env["CASESTUDIES_SCALE"], "out": output})
-        if writes:
+        calls.append({"cwd": command[command.index("--cwd") + 1], "scale": env.get("CASESTUDIES_SCALE"), "out": output})
+        if writes:  # as a chapter does: its results file first (the verdict cell), then the executed notebook
+            results = Path(env["CASESTUDIES_RESULTS_DIR"])
+            results.mkdir(parents=True, exist_ok=True)
+            (results / f"{source.stem}.json").write_text(json.dumps({"scale": env.get("CASESTUDIES_SCALE")}))
             data = json.loads(source.read_text())
             data["cells"][0]["outputs"] = [
                 {"output_type": "stream", "name": "stderr", "text": "\rbar: 50%\rbar: 100%\n"},
-                {"output_type": "stream", "name": "stdout", "text": f"run at {env['CASESTUDIES_SCALE']}\n"},
+                {"output_type": "stream", "name": "stdout", "text": f"run at {env.get('CASESTUDIES_SCALE')}\n"},
             ]
             output.write_text(json.dumps(data))
         return subprocess.CompletedProcess(command, returncode)
@@ -201,6 +204,13 @@ def test_a_successful_run_replaces_the_notebook_settled(checkout):
     assert outputs(notebook) == ["bar: 100%\n", "run at cpu\n"]
     assert notebook.stat().st_mode & 0o777 == 0o644
     assert list(dev.EXECUTING_DIR.iterdir()) == []
+    assert json.loads((dev.ROOT / "results" / "01-chapter.json").read_text()) == {"scale": "cpu"}
+
+
+def test_without_a_scale_the_notebook_chooses_its_own_default(checkout):
+    notebook, calls, _ = checkout
+    assert dev.execute(notebook, None)
+    assert calls[0]["scale"] is None and outputs(notebook)[-1] == "run at None\n"
 
 
 def test_a_failed_run_leaves_the_notebook_and_keeps_the_failed_copy(checkout, capsys):
@@ -213,6 +223,7 @@ def test_a_failed_run_leaves_the_notebook_and_keeps_the_failed_copy(checkout, ca
     assert outputs(failed)[-1] == "run at cpu\n"
     assert "FAILED: notebooks/01-chapter.ipynb" in capsys.readouterr().out
     assert list(dev.EXECUTING_DIR.iterdir()) == []
+    assert not (dev.ROOT / "results").exists()  # the results file of a failed run never joins the committed ones
 
 
 def test_a_run_that_never_started_leaves_nothing_behind(checkout):
@@ -234,6 +245,7 @@ def test_a_smoke_run_never_replaces_the_committed_notebook(checkout, capsys):
     assert outputs(copy) == ["bar: 100%\n", "run at smoke\n"]
     assert calls[0]["cwd"] == str(notebook.parent)  # relative paths resolve as in the original's folder
     assert "_build/smoke/notebooks/01-chapter.ipynb" in capsys.readouterr().out
+    assert (dev.SMOKE_DIR / "results" / "01-chapter.json").exists() and not (dev.ROOT / "results").exists()
 
 
 def test_the_book_run_tries_every_chapter_and_skips_the_scorecard_after_a_failure(monkeypatch, tmp_path):

@@ -27,7 +27,7 @@ def test_presets_report_five_seeds_at_cpu_and_eight_at_gpu_never_pilot_seeds():
     smoke, cpu, gpu = SCALES["smoke"], SCALES["cpu"], SCALES["gpu"]
     assert cpu.seeds == (0, 1, 2, 3, 4) and len(gpu.seeds) >= 8
     assert all(s < PILOT_SEEDS_FROM for preset in SCALES.values() for s in preset.seeds)
-    assert not smoke.parallel_seeds and cpu.parallel_seeds and gpu.parallel_seeds
+    assert smoke.parallel_seeds and cpu.parallel_seeds and gpu.parallel_seeds  # CI runs the parallel path too
     # a GPU buys width, depth, seeds and evaluation items, not steps (per-step overhead dominates tiny models)
     assert (gpu.sft_steps, gpu.rl_steps) == (cpu.sft_steps, cpu.rl_steps)
     assert gpu.width > cpu.width > smoke.width and gpu.eval_items > cpu.eval_items > smoke.eval_items
@@ -40,7 +40,14 @@ def test_pick_gives_each_scale_its_budget_and_gpu_defaults_to_cpu():
 
 @pytest.mark.parametrize(
     "given, seeds",
-    [([7, 8], (7, 8)), ((3,), (3,)), ("[11, 12, 13]", (11, 12, 13)), ("11,12, 13", (11, 12, 13)), ("5", (5,))],
+    [
+        ([7, 8], (7, 8)),
+        ((3,), (3,)),
+        (7, (7,)),
+        ("[11, 12, 13]", (11, 12, 13)),
+        ("11,12, 13", (11, 12, 13)),
+        ("5", (5,)),
+    ],
 )
 def test_with_seeds_takes_lists_and_command_line_strings(given, seeds):
     assert get_scale("smoke").with_seeds(given).seeds == seeds
@@ -48,7 +55,7 @@ def test_with_seeds_takes_lists_and_command_line_strings(given, seeds):
 
 def test_with_seeds_rejects_what_is_not_a_list_of_distinct_seeds():
     assert get_scale("smoke").with_seeds(None).seeds == get_scale("smoke").seeds
-    for bad in ([], "[]", "[1, 1]", "eleven", "[1.5]", ["a"]):
+    for bad in ([], "[]", "[1, 1]", "eleven", "[1.5]", ["a"], [True], 2.5):
         with pytest.raises(ValueError, match="seed"):
             get_scale("smoke").with_seeds(bad)
     assert parse_seeds(" [1, 2] ") == [1, 2]

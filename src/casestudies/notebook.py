@@ -7,10 +7,12 @@ verdict and writes the results file; `print(chapter.provenance())` is the last l
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -23,32 +25,48 @@ class Chapter:
     """One chapter's run: its clock, its parameters as run, its scale, and its results file."""
 
     def __init__(self, name: str, title: str, namespace: dict):
-        """Open the chapter at the end of its set-up cell; `namespace` is the notebook's `globals()`, read again
-        by `start` to find the values the parameters cell set."""
+        """Open the chapter at the end of its set-up cell (the clock starts); `namespace` is the notebook's
+        `globals()`, read by `start` once the parameters cell has run."""
         self.name, self.title, self.namespace = name, title, namespace
         self.started = time.time()
         self._before = set(namespace)
         self.parameters: dict = {}
+        self.custom_seeds = False
         self.scale: Scale | None = None
 
-    def start(self) -> Scale:
-        """Read `SCALE` and `SEEDS` from the notebook, record the parameters cell's values, set the theme and one
-        torch thread (fastest for these models), say so when the run is only a smoke test; return the scale."""
+    def start(self, default_seeds: Sequence[int] | None = None) -> Scale:
+        """Read `SCALE` and `SEEDS` from the notebook (`SEEDS = None`: `default_seeds`, else the scale's), record
+        the parameters cell's values, set the theme and one torch thread (fastest for these models), say when
+        the run is only a smoke test; return the scale.
+
+        The parameters are the names the notebook's `parameters` cell assigns, read from the notebook file in the
+        working directory (where Jupyter, papermill and nbval run it), with the values they have now (papermill's
+        overrides included); without that file, the upper-case names set since the set-up cell. A run on seeds
+        the reader chose writes its results apart (see `stats.conclude`), never over the published ones.
+        """
         for required in ("SCALE", "SEEDS"):
             if required not in self.namespace:
                 raise NameError(f"the parameters cell must set {required} (None for the default)")
-        self.parameters = {
-            k: _plain(v) for k, v in self.namespace.items() if k not in self._before and k.isupper() and _is_plain(v)
-        }
-        self.scale = get_scale(self.namespace["SCALE"]).with_seeds(self.namespace["SEEDS"])
+        names = parameter_names(Path(f"{self.name}.ipynb"))
+        if names is None:
+            names = [n for n in self.namespace if n not in self._before and n.isupper()]
+        self.parameters, skipped = parameters(self.namespace, names)
+        if skipped:
+            print(f"not recorded as parameters (not plain data): {', '.join(skipped)}")
+        seeds = self.namespace["SEEDS"]
+        self.custom_seeds = seeds is not None
+        self.scale = get_scale(self.namespace["SCALE"]).with_seeds(seeds if seeds is not None else default_seeds)
         plots.set_theme()
         if not torch.cuda.is_available():
             torch.set_num_threads(1)
         s = self.scale
-        how = "in parallel worker processes" if s.parallel_seeds and len(s.seeds) > 1 else "one after another"
+        workers = min(stats.usable_cores(), len(s.seeds)) if s.parallel_seeds else 1
+        how = f"in {workers} worker processes" if workers > 1 else "one after another"
         print(f"scale: {s.name} ({s.description}); seeds {list(s.seeds)}, run {how}")
         if s.name == "smoke":
             print("smoke scale checks that every cell runs: the numbers below are noise, not results.")
+        if self.custom_seeds:
+            print("seeds chosen for this run: its results file goes to a 'custom' folder, apart from the book's")
         return s
 
     def conclude(self, results: pd.DataFrame, hypotheses: Sequence[stats.Hypothesis]) -> stats.Verdict:
@@ -63,6 +81,7 @@ class Chapter:
             self.scale,
             wall_time_s=time.time() - self.started,
             parameters=self.parameters,
+            custom_seeds=self.custom_seeds,
         )
 
     def provenance(self) -> str:
@@ -82,23 +101,33 @@ class Chapter:
         )
 
 
-def _is_plain(value) -> bool:
-    """A parameter worth recording: JSON-writable data (not a module, function or model)."""
-    try:
-        json.dumps(_plain(value))
-    except TypeError:
-        return False
-    return True
+def parameter_names(notebook: Path) -> list[str] | None:
+    """The names a notebook's cell tagged `parameters` assigns, in order; None without the file or the cell."""
+    if not notebook.is_file():
+        return None
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            tree = ast.parse("".join(cell["source"]))
+            targets = [t for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign) for t in _targets(node)]
+            return list(dict.fromkeys(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)))
+    return None
 
 
-def _plain(value):
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
+def _targets(node: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
+    return node.targets if isinstance(node, ast.Assign) else [node.target]
+
+
+def parameters(namespace: dict, names: Iterable[str]) -> tuple[dict, list[str]]:
+    """The values of `names` in `namespace` as JSON-ready data, and the names whose values are not plain data."""
+    chosen, skipped = {}, []
+    for name in names:
+        if name not in namespace:
+            continue
+        try:
+            chosen[name] = json.loads(json.dumps(namespace[name], default=stats.json_default))
+        except (TypeError, ValueError):
+            skipped.append(name)
+    return chosen, skipped
 
 
 def show_source(*objects) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import operator
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -38,15 +39,17 @@ class Scale:
     eval_items: int
     description: str
 
-    def with_seeds(self, seeds: list[int] | tuple[int, ...] | str | None) -> Scale:
+    def with_seeds(self, seeds: Iterable[int] | int | str | None) -> Scale:
         """The same preset with other seeds (`None` keeps the preset's).
 
-        Accepts a list, or the string a command line passes (`"[11, 12, 13]"` or `"11,12,13"`).
+        Accepts a list, one seed, or the string a command line passes (`"[11, 12, 13]"` or `"11,12,13"`).
         """
         if seeds is None:
             return self
         if isinstance(seeds, str):
             seeds = parse_seeds(seeds)
+        elif not isinstance(seeds, Iterable):
+            seeds = [seeds]
         chosen = tuple(_as_seed(s) for s in seeds)
         if not chosen:
             raise ValueError("seeds must name at least one seed")
@@ -72,6 +75,8 @@ def parse_seeds(text: str) -> list[int]:
 
 def _as_seed(value) -> int:
     """A whole number from an int-like value or its text; 1.5 or "a" is an error, not a silent 1 or crash."""
+    if isinstance(value, bool):
+        raise ValueError(f"a seed must be a whole number, got {value!r}")
     try:
         return int(value.strip()) if isinstance(value, str) else operator.index(value)
     except (TypeError, ValueError):
@@ -82,7 +87,7 @@ SCALES: dict[str, Scale] = {
     "smoke": Scale(
         name="smoke",
         seeds=(0, 1, 2),
-        parallel_seeds=False,
+        parallel_seeds=True,
         width=32,
         depth=1,
         heads=2,

@@ -27,10 +27,9 @@ import platform
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -56,7 +55,7 @@ One JSON object per chapter, `results/<chapter>.json` (schema 2):
   scale            str, "smoke" | "cpu" | "gpu"
   seeds            list[int]
   parameters       {name: value} of the chapter's parameters cell, as run
-  git_commit       str | null, `git describe --always --dirty` of the checkout that ran it
+  git_commit       str | null, the checkout's commit, "-dirty" when src/ or pyproject.toml differed from it
   wall_time_s      float, the whole notebook run up to the verdict
   package_version  str, casestudies.__version__
   environment      {python, torch, transformers, trl, platform}
@@ -65,7 +64,8 @@ One JSON object per chapter, `results/<chapter>.json` (schema 2):
   hypotheses       list of {name, claim, metric, arm, baseline, direction, margin, condition,
                             estimate, ci_low, ci_high, n_seeds, n_agree, outcome}
   results          list of {arm, seed, condition, metric, value}  (tidy: one row per measurement)
-Schema 1 lacked parameters, git_commit, interval, condition and n_agree, and its CIs were percentile bootstraps.
+Undefined numbers (NaN) are written as null. Schema 1 lacked parameters, git_commit, interval, condition and
+n_agree, and its CIs were percentile bootstraps; `rescore` recomputes such a file's verdict under the current rule.
 """
 
 T = TypeVar("T")
@@ -120,6 +120,11 @@ class Effect:
         h = self.hypothesis
         sign = ">" if h.direction == "greater" else "<"
         where = f" [{h.condition}]" if h.condition else ""
+        if self.n_seeds == 0:
+            return (
+                f"{h.name} {self.outcome.upper():>15}  {h.metric}{where}: {h.arm} − {h.baseline} is undefined "
+                f"(no seed has a value for both arms)  {h.claim}"
+            )
         return (
             f"{h.name} {self.outcome.upper():>15}  {h.metric}{where}: {h.arm} − {h.baseline} = {self.estimate:+.3f} "
             f"[95% CI {self.ci_low:+.3f}, {self.ci_high:+.3f}] (expected {sign} {h.bound:+.3f}; "
@@ -187,9 +192,22 @@ def tidy(rows: Iterable[dict]) -> pd.DataFrame:
         missing = [c for c in ("arm", "seed") if c not in record]
         if missing:
             raise ValueError(f"every record needs 'arm' and 'seed'; missing {missing} in {record}")
-        ids = {"arm": str(record["arm"]), "seed": int(record["seed"]), "condition": str(record.get("condition", ""))}
+        condition = record.get("condition")
+        condition = "" if condition is None or (isinstance(condition, float) and math.isnan(condition)) else condition
+        ids = {"arm": str(record["arm"]), "seed": int(record["seed"]), "condition": str(condition)}
         long.extend({**ids, "metric": k, "value": float(v)} for k, v in record.items() if k not in ID_COLUMNS)
     return pd.DataFrame(long, columns=[*ID_COLUMNS, "metric", "value"])
+
+
+def check_unique(results: pd.DataFrame) -> None:
+    """Raise if one (arm, seed, condition, metric) has more than one value: a forgotten condition would
+    otherwise be averaged away silently."""
+    duplicated = results[results.duplicated([*ID_COLUMNS, "metric"], keep=False)]
+    if len(duplicated):
+        raise ValueError(
+            f"{len(duplicated)} rows share an (arm, seed, condition, metric); give each measurement its own "
+            f"condition. First of them:\n{duplicated.head(6).to_string(index=False)}"
+        )
 
 
 def summary_table(
@@ -201,6 +219,7 @@ def summary_table(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-arm mean over seeds of each metric (a numeric frame) and the same as "mean ± sd" text for display,
     rows in the order of `arms` (default: as they first appear), within one `condition`."""
+    check_unique(results)
     results = results[results["condition"] == condition]
     missing = sorted(set(metrics) - set(results["metric"]))
     if missing:
@@ -226,7 +245,8 @@ def paired_differences(results: pd.DataFrame, metric: str, arm: str, baseline: s
     if condition not in conditions:
         raise ValueError(f"no condition {condition!r} in the results; conditions are {sorted(conditions)}")
     rows = results[(results["metric"] == metric) & (results["condition"] == condition)]
-    table = rows.pivot_table(index="seed", columns="arm", values="value", dropna=False)
+    check_unique(rows)
+    table = rows.pivot(index="seed", columns="arm", values="value")
     for name in (arm, baseline):
         if name not in table:
             raise ValueError(f"arm {name!r} has no {metric!r} in condition {condition!r}")
@@ -277,16 +297,6 @@ def evaluate(results: pd.DataFrame, hypotheses: Sequence[Hypothesis]) -> Verdict
     return Verdict(effects)
 
 
-def _run_seed(fn: Callable[[int], T], seed: int) -> T:
-    """Run one seed in a worker; an exception comes back naming the seed, with the worker's traceback."""
-    try:
-        return fn(seed)
-    except Exception as error:
-        raise RuntimeError(
-            f"seed {seed} failed: {error!r}\n\nTraceback in the worker:\n{traceback.format_exc()}"
-        ) from None
-
-
 def _init_worker() -> None:
     import torch
 
@@ -294,11 +304,10 @@ def _init_worker() -> None:
 
 
 def usable_cores() -> int:
-    """The CPU cores this process may run on (affinity-aware where the platform says)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+    """The CPU cores this process may use: CPU affinity and container (cgroup) quotas respected."""
+    from joblib import cpu_count
+
+    return max(1, cpu_count())
 
 
 def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = True, desc: str = "seeds") -> list[T]:
@@ -307,7 +316,11 @@ def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = Tru
 
     Workers are started fresh (loky, never forked from a process whose torch threads are running), so a
     function defined in a notebook works; the results are exactly the serial ones for the same seeds when
-    `fn` seeds everything it draws. Per-step progress bars are hidden in workers so the output stays readable.
+    `fn` seeds everything it draws. The function and the globals it uses are copied to the workers for every
+    seed, so it should build its models and data itself rather than read large ones from the notebook.
+    Per-step progress bars are hidden in workers so the output stays readable. A failing seed raises its own
+    exception, with a note naming the seed (and the worker's traceback as its cause); the other seeds are
+    cancelled and the workers stopped.
     """
     seeds = [int(s) for s in seeds]
     workers = min(usable_cores(), len(seeds)) if parallel else 1
@@ -315,19 +328,33 @@ def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = Tru
     results: dict[int, T] = {}
     if workers == 1:
         for seed in seeds:
-            results[seed] = _run_seed(fn, seed)
-    else:
-        from joblib.externals.loky import get_reusable_executor
+            try:
+                results[seed] = fn(seed)
+            except Exception as error:
+                error.add_note(f"raised by seed {seed} (map_seeds, in this process)")
+                raise
+        return [results[seed] for seed in seeds]
+    from joblib.externals.loky import get_reusable_executor
 
-        executor = get_reusable_executor(
-            max_workers=workers, initializer=_init_worker, env={"TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
-        )
-        futures = {executor.submit(_run_seed, fn, seed): seed for seed in seeds}
+    executor = get_reusable_executor(
+        max_workers=workers, initializer=_init_worker, env={"TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    )
+    futures = {executor.submit(fn, seed): seed for seed in seeds}
+    seed = None
+    try:
         with tqdm(total=len(seeds), desc=f"{desc} ({workers} workers)", mininterval=1.0, file=sys.stdout) as bar:
             for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.set_postfix_str(f"seed {futures[future]} done at {time.time() - started:.0f} s", refresh=False)
+                seed = futures[future]
+                results[seed] = future.result()
+                bar.set_postfix_str(f"seed {seed} done at {time.time() - started:.0f} s", refresh=False)
                 bar.update(1)
+    except BaseException as error:  # a failed seed or an interrupt: stop the rest rather than leave them running
+        for pending in futures:
+            pending.cancel()
+        executor.shutdown(wait=False, kill_workers=True)
+        if isinstance(error, Exception) and seed is not None:
+            error.add_note(f"raised by seed {seed} (map_seeds, in a worker process; its traceback is the cause)")
+        raise
     return [results[seed] for seed in seeds]
 
 
@@ -357,14 +384,22 @@ def environment() -> dict:
 
 
 def git_commit() -> str | None:
-    """`git describe --always --dirty` of the checkout holding the working directory, or None outside git."""
+    """The commit of the checkout holding the working directory, `-dirty` when the package or its
+    configuration (`src/`, `pyproject.toml`) differ from it; None outside git."""
     try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=10, check=True
-        )
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", ":/src", ":/pyproject.toml"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return f"{commit}-dirty" if changed else commit or None
 
 
 def conclude(
@@ -375,12 +410,15 @@ def conclude(
     scale: Scale,
     wall_time_s: float,
     parameters: dict | None = None,
+    custom_seeds: bool = False,
     directory: str | Path | None = None,
 ) -> Verdict:
     """Compute the verdict, print it, and write the chapter's results file (see `RESULTS_SCHEMA`).
 
-    Without `directory` the file goes to `results_dir()`, or its `smoke/` subfolder for a smoke-scale run.
-    One call does all three so that the printed verdict and the committed file cannot disagree.
+    Without `directory` the file goes to `results_dir()`; a smoke-scale run's to its `smoke/` subfolder (unless
+    `$CASESTUDIES_RESULTS_DIR` is set) and a run on seeds other than the chapter's own to its `custom/`
+    subfolder, so neither replaces the results of the published run. One call does all three so that the
+    printed verdict and the committed file cannot disagree.
     """
     from casestudies import __version__
 
@@ -417,13 +455,15 @@ def conclude(
     }
     if directory is not None:
         out = Path(directory)
-    else:  # smoke runs never overwrite the committed results of a real run
-        out = (
-            results_dir() / "smoke" if scale.name == "smoke" and not os.environ.get(RESULTS_DIR_VAR) else results_dir()
-        )
+    else:  # smoke runs and runs on other seeds never overwrite the committed results of the published run
+        out = results_dir()
+        if scale.name == "smoke" and not os.environ.get(RESULTS_DIR_VAR):
+            out = out / "smoke"
+        if custom_seeds:
+            out = out / "custom"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{chapter}.json"
-    path.write_text(json.dumps(record, indent=1, default=_json_default) + "\n")
+    path.write_text(json.dumps(_strict(record), indent=1, default=json_default, allow_nan=False) + "\n")
     print(f"results written to {path}")
     return verdict
 
@@ -436,7 +476,32 @@ def read_results(directory: str | Path | None = None) -> list[dict]:
     return [r for r in records if r.get("schema_version") in READABLE_SCHEMA_VERSIONS]
 
 
-def _json_default(value):
+def rescore(record: dict) -> Verdict:
+    """A results file's verdict recomputed from its own tidy results under the book's current rule, e.g. for a
+    file written under an older one (schema 1)."""
+    results = pd.DataFrame(record["results"])
+    if "condition" not in results:
+        results["condition"] = ""
+    results["condition"] = results["condition"].fillna("")
+    results["value"] = results["value"].astype(float)  # null (an undefined value) becomes NaN
+    names = {f.name for f in fields(Hypothesis)}
+    hypotheses = [Hypothesis(**{k: v for k, v in h.items() if k in names}) for h in record["hypotheses"]]
+    return evaluate(results, hypotheses)
+
+
+def _strict(value):
+    """The record with NaN and infinities as null, so the file is strict JSON any reader can parse."""
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return None
+    return value
+
+
+def json_default(value):
+    """`json.dumps`' fallback for numpy scalars and tuples/sets, the values chapters put in results."""
     if isinstance(value, np.integer | np.floating | np.bool_):
         return value.item()
     if isinstance(value, tuple | set | frozenset):
