@@ -2,16 +2,27 @@
 
 import numpy as np
 import pytest
+import torch
 
+from casestudies.exercises import ExerciseError, check_probability_from_weighted
 from casestudies.metrics.decisions import (
     bayes_threshold,
     best_threshold,
     expected_cost,
     linear_probe_auc,
+    weighted_log_loss,
     weighted_optimum,
 )
 from casestudies.tasks.teacher import teacher_data
-from casestudies.training.classifier import features, mlp, predict_proba, train_classifier
+from casestudies.training.classifier import (
+    cost_weights,
+    features,
+    mlp,
+    predict_proba,
+    train_classifier,
+    train_early_stopped,
+    weighted_bce,
+)
 
 
 @pytest.mark.parametrize("ratio", [1, 3, 10, 30, 100])
@@ -75,3 +86,51 @@ def test_predicting_and_reading_features_leave_the_train_or_eval_mode_as_it_was(
         predict_proba(model, x)
         features(model, x)
         assert model.training is training
+
+
+def test_weighted_log_loss_by_hand():
+    p, y = [0.8, 0.4, 0.1], [1, 1, 0]  # −30 log 0.8, −30 log 0.4, −log 0.9
+    expected = (30 * -np.log(0.8) + 30 * -np.log(0.4) - np.log(0.9)) / 3
+    assert weighted_log_loss(p, y, w1=30, w0=1) == pytest.approx(expected)
+    assert np.isfinite(weighted_log_loss([1.0, 0.0], [0, 1], 1, 1))  # clipped, not infinite
+
+
+def test_cost_weights_have_the_ratio_and_mean_one_over_the_labels():
+    y = np.array([0, 0, 0, 1])
+    w = cost_weights(30, y)
+    assert w[1] / w[0] == pytest.approx(30) and w[y].mean() == pytest.approx(1.0)
+    assert w[0] == pytest.approx(4 / 33)  # (3 w0 + 30 w0) / 4 = 1
+
+
+def test_weighted_bce_is_torchs_weighted_bce():
+    torch.manual_seed(0)
+    logits, y = torch.randn(50), torch.randint(0, 2, (50,))
+    weights = torch.tensor([0.2, 3.0])
+    reference = torch.nn.functional.binary_cross_entropy_with_logits(logits, y.float(), weight=weights[y])
+    assert weighted_bce(logits, y, weights).item() == pytest.approx(reference.item())
+
+
+def test_early_stopping_leaves_the_model_at_its_best_validation_loss():
+    x, y, _ = teacher_data(600, seed=3)  # small data: the model overfits within the budget
+    xv, yv, _ = teacher_data(2000, seed=4)
+    model = mlp(20, 64, seed=0)
+    best, history = train_early_stopped(model, (x, y), (xv, yv), max_steps=1500, every=50, lr=1e-2)
+    losses = dict(history)
+    assert best == min(losses, key=losses.get) and best < 1500  # it did overfit, and stopped before
+    with torch.no_grad():
+        logits = model(torch.as_tensor(xv)).squeeze(-1)
+    now = weighted_bce(logits, torch.as_tensor(yv), torch.ones(2)).item()
+    assert now == pytest.approx(losses[best], rel=1e-4)  # the returned model is that checkpoint
+
+
+def test_the_unweighting_exercise_checker():
+    def right(q, w1, w0):
+        return w0 * q / (w1 * (1 - q) + w0 * q)
+
+    assert check_probability_from_weighted(right).startswith("ok")
+    with pytest.raises(ExerciseError, match="solve q"):
+        check_probability_from_weighted(lambda q, w1, w0: q)
+    with pytest.raises(ExerciseError, match="solve q"):
+        check_probability_from_weighted(lambda q, w1, w0: w1 * q / (w0 * (1 - q) + w1 * q))  # weights swapped
+    with pytest.raises(ExerciseError, match="raised ZeroDivisionError"):
+        check_probability_from_weighted(lambda q, w1, w0: 1 / 0)

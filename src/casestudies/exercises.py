@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from casestudies.metrics.agreement import spearman_brown
+from casestudies.metrics.decisions import weighted_optimum
 from casestudies.tasks.candidate_set import CONFIDENCE_LEVELS
 
 
@@ -131,3 +132,24 @@ def check_expert_iteration(step: Callable[[np.ndarray, np.ndarray], np.ndarray])
                 "a format's share after filtering is proportional to how often it is sampled *and* right"
             )
     return "ok: the replicator update, including absent formats staying absent and equal accuracies changing nothing"
+
+
+def check_probability_from_weighted(unweight: Callable[[np.ndarray, float, float], np.ndarray]) -> str:
+    """Check `unweight(q, w1, w0)`: the probability p that a class-weighted model's output q stands for, the
+    inverse of `weighted_optimum` (q = w1 p / (w1 p + w0 (1 − p))), elementwise on arrays.
+
+    Returns a short report; raises `ExerciseError` explaining the first case that fails.
+    """
+    p = np.array([0.0, 0.001, 0.05, 0.25, 0.5, 0.75, 0.99, 1.0])
+    for w1, w0 in ((30.0, 1.0), (3.64, 0.121), (1.0, 1.0), (0.2, 5.0)):
+        q = weighted_optimum(p, w1, w0)
+        got = np.asarray(_call(unweight, q.copy(), w1, w0), dtype=float)
+        if got.shape != q.shape:
+            raise ExerciseError(f"unweight(q, {w1}, {w0}) returned shape {got.shape} for q of shape {q.shape}")
+        if not np.allclose(got, p, atol=1e-9):
+            worst = int(np.argmax(np.abs(got - p)))
+            raise ExerciseError(
+                f"unweight(q={q[worst]:.4f}, w1={w1}, w0={w0}) = {got[worst]:.4f}, but that q is what a weighted "
+                f"model outputs when p = {p[worst]}: solve q = w1 p / (w1 p + w0 (1 − p)) for p"
+            )
+    return "ok: recovers p from the weighted model's output for every weighting, including q = 0 and q = 1"

@@ -27,6 +27,16 @@ def weighted_optimum(p, w1: float, w0: float) -> np.ndarray:
     return w1 * p / (w1 * p + w0 * (1 - p))
 
 
+def weighted_log_loss(p, y, w1: float, w0: float, eps: float = 1e-7) -> float:
+    """Class-weighted cross-entropy of probabilities `p` for labels `y`: mean of w1 · (−log p) over positives and
+    w0 · (−log(1 − p)) over negatives, per item; `p` is clipped to [eps, 1 − eps]."""
+    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
+    y = np.asarray(y).astype(bool)
+    if p.shape != y.shape:
+        raise ValueError(f"p and y must have the same shape, got {p.shape} and {y.shape}")
+    return float(np.mean(np.where(y, -w1 * np.log(p), -w0 * np.log1p(-p))))
+
+
 def expected_cost(y, decide_positive, c_fp: float, c_fn: float) -> float:
     """Mean cost per item of 0/1 decisions: c_FN per missed positive, c_FP per false alarm."""
     y = np.asarray(y).astype(bool)

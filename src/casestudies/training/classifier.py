@@ -6,6 +6,7 @@ CPU, so a sweep over cost ratios, budgets and many seeds fits the book's budget.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -25,6 +26,22 @@ def mlp(dim: int, hidden: int, classes: int = 1, seed: int = 0) -> nn.Sequential
     )
 
 
+def cost_weights(ratio: float, y: np.ndarray) -> np.ndarray:
+    """Per-class weights (w0, w1) in the ratio 1 : `ratio` (c_FP : c_FN), normalised so that the mean weight over
+    the labels `y` is 1: weighting then changes how the loss is shared between the classes, not its scale."""
+    if ratio <= 0:
+        raise ValueError(f"the cost ratio must be positive, got {ratio}")
+    raw = np.array([1.0, float(ratio)])
+    return raw / raw[np.asarray(y, dtype=np.int64)].mean()
+
+
+def weighted_bce(logits: torch.Tensor, y: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Class-weighted binary cross-entropy: the mean over items of w[y] · BCE(logit, y), for per-class `weights`
+    (w0, w1). With w1 > w0 a missed positive costs w1 / w0 times a false alarm of the same confidence."""
+    per_item = nn.functional.binary_cross_entropy_with_logits(logits, y.float(), reduction="none")
+    return (weights[y] * per_item).mean()
+
+
 def train_classifier(
     model: nn.Sequential,
     x: np.ndarray,
@@ -39,18 +56,19 @@ def train_classifier(
     """Minibatch Adam on cross-entropy weighted by `class_weights[y]` (None: unweighted), calling
     `on_checkpoint(step, model)` after each step listed in `checkpoints` (the last one ends training).
 
-    Binary models (one logit) use BCE, multi-class ones softmax CE. The weights are normalised to mean 1
-    over the training set, so weighting changes the *shape* of the loss, not its overall scale. Returns the
-    loss per step.
+    Binary models (one logit) use `weighted_bce`, multi-class ones softmax CE. The weights are normalised to
+    mean 1 over the training set, so weighting changes the *shape* of the loss, not its overall scale. Returns
+    the loss per step.
     """
     stops = sorted(set(int(c) for c in checkpoints))
     if not stops or stops[0] <= 0 or batch_size <= 0:
         raise ValueError(f"checkpoints and batch_size must be positive, got {list(checkpoints)}, {batch_size}")
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
-    weights = torch.ones(len(yt))
+    classes = max(2, model[-1].out_features)
+    per_class = torch.ones(classes)
     if class_weights is not None:
-        weights = torch.as_tensor(np.asarray(class_weights, dtype=np.float32))[yt]
-        weights = weights / weights.mean()
+        per_class = torch.as_tensor(np.asarray(class_weights, dtype=np.float32))
+        per_class = per_class / per_class[yt].mean()
     binary = model[-1].out_features == 1
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
@@ -60,11 +78,9 @@ def train_classifier(
         idx = torch.randint(0, len(yt), (batch_size,), generator=generator)
         logits = model(xt[idx])
         if binary:
-            target = yt[idx].float()
-            per_item = nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), target, reduction="none")
+            loss = weighted_bce(logits.squeeze(-1), yt[idx], per_class)
         else:
-            per_item = nn.functional.cross_entropy(logits, yt[idx], reduction="none")
-        loss = (weights[idx] * per_item).mean()
+            loss = (per_class[yt[idx]] * nn.functional.cross_entropy(logits, yt[idx], reduction="none")).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -72,6 +88,44 @@ def train_classifier(
         if step in stops:
             on_checkpoint(step, model)
     return losses
+
+
+def train_early_stopped(
+    model: nn.Sequential,
+    train: tuple[np.ndarray, np.ndarray],
+    valid: tuple[np.ndarray, np.ndarray],
+    max_steps: int,
+    every: int,
+    class_weights: Sequence[float] | None = None,
+    lr: float = 3e-3,
+    seed: int = 0,
+    on_checkpoint: Callable[[int, nn.Sequential], None] = lambda step, model: None,
+) -> tuple[int, list[tuple[int, float]]]:
+    """Train a binary model for up to `max_steps`, measure its validation loss every `every` steps (the loss it
+    is trained on: weighted by `class_weights` if given, normalised as in training), and leave it at the
+    checkpoint where that loss was lowest: ordinary early stopping. `on_checkpoint` sees every checkpoint
+    before the rewind. Returns the best step and the (step, validation loss) history.
+    """
+    if every <= 0 or max_steps < every:
+        raise ValueError(f"need 0 < every <= max_steps, got every={every}, max_steps={max_steps}")
+    x_va, y_va = valid
+    yt = torch.as_tensor(y_va, dtype=torch.long)
+    weights = torch.ones(2) if class_weights is None else torch.as_tensor(np.asarray(class_weights, np.float32))
+    weights = weights / weights[torch.as_tensor(train[1], dtype=torch.long)].mean()
+    history: list[tuple[int, float]] = []
+    best: dict = {}
+
+    def checkpoint(step: int, model: nn.Sequential) -> None:
+        on_checkpoint(step, model)
+        with torch.no_grad(), eval_mode(model):
+            loss = weighted_bce(model(torch.as_tensor(x_va, dtype=torch.float32)).squeeze(-1), yt, weights).item()
+        history.append((step, loss))
+        if not best or loss < best["loss"]:
+            best.update(step=step, loss=loss, state=copy.deepcopy(model.state_dict()))
+
+    train_classifier(model, *train, range(every, max_steps + 1, every), checkpoint, class_weights, lr=lr, seed=seed)
+    model.load_state_dict(best["state"])
+    return best["step"], history
 
 
 @torch.no_grad()
