@@ -132,5 +132,7 @@ def test_the_unweighting_exercise_checker():
         check_probability_from_weighted(lambda q, w1, w0: q)
     with pytest.raises(ExerciseError, match="solve q"):
         check_probability_from_weighted(lambda q, w1, w0: w1 * q / (w0 * (1 - q) + w1 * q))  # weights swapped
+    with np.errstate(divide="ignore", invalid="ignore"), pytest.raises(ExerciseError, match="handle the ends"):
+        check_probability_from_weighted(lambda q, w1, w0: (q / (1 - q)) / (w1 / w0 + q / (1 - q)))  # odds: nan at 1
     with pytest.raises(ExerciseError, match="raised ZeroDivisionError"):
         check_probability_from_weighted(lambda q, w1, w0: 1 / 0)

@@ -146,6 +146,12 @@ def check_probability_from_weighted(unweight: Callable[[np.ndarray, float, float
         got = np.asarray(_call(unweight, q.copy(), w1, w0), dtype=float)
         if got.shape != q.shape:
             raise ExerciseError(f"unweight(q, {w1}, {w0}) returned shape {got.shape} for q of shape {q.shape}")
+        if not np.all(np.isfinite(got)):
+            bad = q[~np.isfinite(got)]
+            raise ExerciseError(
+                f"unweight(q, {w1}, {w0}) is not finite at q = {bad.tolist()}: handle the ends "
+                "(q = 0 stands for p = 0, q = 1 for p = 1), e.g. with a form that never divides by 1 − q alone"
+            )
         if not np.allclose(got, p, atol=1e-9):
             worst = int(np.argmax(np.abs(got - p)))
             raise ExerciseError(
