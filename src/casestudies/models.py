@@ -6,7 +6,8 @@ downloaded; `load_pretrained` is the `gpu`-scale path to a real small model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -98,3 +99,14 @@ def load_pretrained(
     if device is not None:
         model = model.to(device)
     return model, tokenizer
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Run the block in eval mode, then put the model back in the train/eval mode it was in (also on error)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)

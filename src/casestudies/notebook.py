@@ -60,7 +60,7 @@ class Chapter:
         if not torch.cuda.is_available():
             torch.set_num_threads(1)
         s = self.scale
-        workers = min(stats.usable_cores(), len(s.seeds)) if s.parallel_seeds else 1
+        workers = stats.workers_for(len(s.seeds))
         how = f"in {workers} worker processes" if workers > 1 else "one after another"
         print(f"scale: {s.name} ({s.description}); seeds {list(s.seeds)}, run {how}")
         if s.name == "smoke":

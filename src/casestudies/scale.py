@@ -28,7 +28,6 @@ class Scale:
 
     name: str
     seeds: tuple[int, ...]
-    parallel_seeds: bool
     width: int
     depth: int
     heads: int
@@ -87,7 +86,6 @@ SCALES: dict[str, Scale] = {
     "smoke": Scale(
         name="smoke",
         seeds=(0, 1, 2),
-        parallel_seeds=True,
         width=32,
         depth=1,
         heads=2,
@@ -101,7 +99,6 @@ SCALES: dict[str, Scale] = {
     "cpu": Scale(
         name="cpu",
         seeds=(0, 1, 2, 3, 4),
-        parallel_seeds=True,
         width=64,
         depth=2,
         heads=4,
@@ -115,7 +112,6 @@ SCALES: dict[str, Scale] = {
     "gpu": Scale(
         name="gpu",
         seeds=(0, 1, 2, 3, 4, 5, 6, 7),
-        parallel_seeds=True,
         width=256,
         depth=4,
         heads=8,

@@ -310,6 +310,12 @@ def usable_cores() -> int:
     return max(1, cpu_count())
 
 
+def workers_for(n_seeds: int) -> int:
+    """How many worker processes `map_seeds` uses for `n_seeds` seeds: one per usable core, never more than the
+    seeds (one worker means the seeds run in this process)."""
+    return max(1, min(usable_cores(), n_seeds))
+
+
 def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = True, desc: str = "seeds") -> list[T]:
     """`[fn(seed) for seed in seeds]`, in worker processes when `parallel` (one per usable core, never more
     than the seeds; one torch thread each), with one progress bar over finished seeds.
@@ -323,7 +329,7 @@ def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = Tru
     cancelled and the workers stopped.
     """
     seeds = [int(s) for s in seeds]
-    workers = min(usable_cores(), len(seeds)) if parallel else 1
+    workers = workers_for(len(seeds)) if parallel else 1
     started = time.time()
     results: dict[int, T] = {}
     if workers == 1:
@@ -333,7 +339,7 @@ def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = Tru
             except Exception as error:
                 error.add_note(f"raised by seed {seed} (map_seeds, in this process)")
                 raise
-        return [results[seed] for seed in seeds]
+        return list(results.values())
     from joblib.externals.loky import get_reusable_executor
 
     executor = get_reusable_executor(

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from casestudies.generation import eval_mode
+from casestudies.models import eval_mode
 
 
 def mlp(dim: int, hidden: int, classes: int = 1, seed: int = 0) -> nn.Sequential:
@@ -33,6 +33,15 @@ def cost_weights(ratio: float, y: np.ndarray) -> np.ndarray:
         raise ValueError(f"the cost ratio must be positive, got {ratio}")
     raw = np.array([1.0, float(ratio)])
     return raw / raw[np.asarray(y, dtype=np.int64)].mean()
+
+
+def _mean_one(class_weights: Sequence[float] | None, y, classes: int) -> torch.Tensor:
+    """Per-class weights scaled so that their mean over the training labels `y` is 1 (all ones when None): the
+    one normalisation both trainers use, for the loss and for early stopping's validation loss."""
+    if class_weights is None:
+        return torch.ones(classes)
+    per_class = torch.as_tensor(np.asarray(class_weights, dtype=np.float32))
+    return per_class / per_class[torch.as_tensor(y, dtype=torch.long)].mean()
 
 
 def weighted_bce(logits: torch.Tensor, y: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -64,11 +73,7 @@ def train_classifier(
     if not stops or stops[0] <= 0 or batch_size <= 0:
         raise ValueError(f"checkpoints and batch_size must be positive, got {list(checkpoints)}, {batch_size}")
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
-    classes = max(2, model[-1].out_features)
-    per_class = torch.ones(classes)
-    if class_weights is not None:
-        per_class = torch.as_tensor(np.asarray(class_weights, dtype=np.float32))
-        per_class = per_class / per_class[yt].mean()
+    per_class = _mean_one(class_weights, yt, classes=max(2, model[-1].out_features))
     binary = model[-1].out_features == 1
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
@@ -110,8 +115,7 @@ def train_early_stopped(
         raise ValueError(f"need 0 < every <= max_steps, got every={every}, max_steps={max_steps}")
     x_va, y_va = valid
     yt = torch.as_tensor(y_va, dtype=torch.long)
-    weights = torch.ones(2) if class_weights is None else torch.as_tensor(np.asarray(class_weights, np.float32))
-    weights = weights / weights[torch.as_tensor(train[1], dtype=torch.long)].mean()
+    weights = _mean_one(class_weights, train[1], classes=2)
     history: list[tuple[int, float]] = []
     best: dict = {}
 
