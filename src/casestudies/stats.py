@@ -470,7 +470,8 @@ def conclude(
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{chapter}.json"
     path.write_text(json.dumps(_strict(record), indent=1, default=json_default, allow_nan=False) + "\n")
-    print(f"results written to {path}")
+    where = {"smoke": "the smoke-runs folder", "custom": "the custom-seeds folder"}.get(out.name, "the results folder")
+    print(f"results written: {path.name} in {where}")
     return verdict
 
 
