@@ -14,15 +14,24 @@ OUTCOME_COLOURS = {REPRODUCED: "#1b7837", "partly": "#dfa800", "not reproduced":
 
 
 def set_theme() -> None:
-    """The book's look: whitegrid, colour-blind palette, modest figure size and resolution (small notebooks)."""
+    """The book's look: whitegrid, colour-blind palette, modest figure size at a resolution that reads well in the
+    book while keeping notebooks small."""
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
-    plt.rcParams.update({"figure.figsize": (7.0, 3.6), "figure.dpi": 80, "savefig.dpi": 80})
+    plt.rcParams.update({"figure.figsize": (7.0, 3.6), "figure.dpi": 110, "savefig.dpi": 110})
+
+
+# The colour-blind palette reordered so that neighbouring arms differ most (its orange and vermillion, and its
+# two pinks, are hard to tell apart side by side); grey comes late, since reference lines are grey.
+_ARM_ORDER = (0, 1, 2, 4, 9, 5, 8, 3, 6, 7)
 
 
 def arm_palette(arms) -> dict:
     """A fixed colour per arm, in the given order, so every figure of a chapter colours an arm the same way."""
     arms = list(arms)
-    return dict(zip(arms, sns.color_palette("colorblind", len(arms)), strict=True))
+    if len(arms) > len(_ARM_ORDER):
+        raise ValueError(f"at most {len(_ARM_ORDER)} arms get distinct colours, got {len(arms)}")
+    colours = sns.color_palette("colorblind", len(_ARM_ORDER))
+    return {arm: colours[i] for arm, i in zip(arms, _ARM_ORDER, strict=False)}
 
 
 def training_curves(
@@ -47,19 +56,41 @@ def reliability_diagram(
     confidence: str = "confidence",
     correct: str = "correct",
     n_bins: int = 10,
+    ncols: int = 3,
+    order=None,
 ):
-    """One panel per `by` value: accuracy against mean confidence in equal-width bins, bar width ∝ share."""
-    groups = list(dict.fromkeys(predictions[by]))
-    fig, axes = plt.subplots(1, len(groups), figsize=(2.6 * len(groups), 2.8), sharey=True, squeeze=False)
-    for ax, name in zip(axes[0], groups, strict=True):
+    """One panel per `by` value (`ncols` to a row, in `order` or as they first appear): accuracy against mean
+    confidence in equal-width bins, bar width ∝ share, the number of answers in each bin written above its bar."""
+    groups = list(order) if order is not None else list(dict.fromkeys(predictions[by]))
+    nrows = -(-len(groups) // ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        min(ncols, len(groups)),
+        figsize=(2.4 * min(ncols, len(groups)), 2.5 * nrows),
+        sharey=True,
+        squeeze=False,
+    )
+    for ax in axes.flat[len(groups) :]:
+        ax.set_axis_off()
+    for ax, name in zip(axes.flat, groups, strict=False):
         part = predictions[(predictions[by] == name) & predictions[confidence].notna()]
         ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
         if len(part):
             bins = reliability_bins(part[confidence], part[correct], n_bins).query("count > 0")
             share = bins["count"] / bins["count"].sum()
             ax.bar(bins["confidence"], bins["accuracy"], width=0.02 + 0.15 * share, alpha=0.8)
-        ax.set(title=str(name), xlim=(0, 1), ylim=(0, 1), xlabel="stated confidence")
-    axes[0][0].set_ylabel("accuracy")
+            for _, row in bins.iterrows():
+                ax.annotate(
+                    f"{int(row['count'])}",
+                    (row["confidence"], row["accuracy"]),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=6,
+                )
+        ax.set(title=str(name), xlim=(0, 1), ylim=(0, 1.08), xlabel="stated confidence")
+    for row in axes:
+        row[0].set_ylabel("accuracy")
     fig.tight_layout()
     return fig
 
