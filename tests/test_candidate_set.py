@@ -81,6 +81,19 @@ def test_warmup_teaches_count_and_gold_with_uninformative_confidence():
     assert abs(small - large) < 0.1
 
 
+def test_confident_warmup_states_certainty_at_the_asked_share_whatever_the_size():
+    items = cs.warmup_items(4000, range(1, 11), seed=0, certain_share=0.5)
+    parsed = [cs.parse_completion(it["completion"]) for it in items]
+    stated = np.array([p.confidence for p in parsed])
+    # 1.0 with probability 0.5 + 0.5/11, every other level with probability 0.5/11
+    assert np.mean(stated == 1.0) == pytest.approx(0.5 + 0.5 / 11, abs=0.025)
+    assert set(stated) == set(cs.CONFIDENCE_LEVELS)
+    sizes = np.array([it["size"] for it in items])
+    assert abs(stated[sizes == 1].mean() - stated[sizes == 10].mean()) < 0.06
+    with pytest.raises(ValueError, match="certain_share"):
+        cs.warmup_items(3, (2,), seed=0, certain_share=1.5)
+
+
 def test_evaluate_scores_crafted_completions(monkeypatch):
     tokenizer = word_tokenizer(cs.VOCABULARY)
     items = [
@@ -144,8 +157,19 @@ def test_brier_reward_hand_worked():
 
 def test_log_reward_hand_worked_with_clipping():
     reward = calibration_reward(log_rule, "log")
-    expected = [1 + math.log(0.99), 1 + math.log(0.5), math.log(0.99), math.log(0.01), FORMAT_PENALTY]
+    # a malformed completion earns the log score's worst case, not −1: breaking the format never pays
+    expected = [1 + math.log(0.99), 1 + math.log(0.5), math.log(0.99), math.log(0.01), math.log(0.01)]
     assert reward(COMPLETIONS, GOLD) == pytest.approx(expected)
+
+
+def test_scaled_reward_keeps_its_order_and_divides_its_range():
+    scale = 2 / cs.reward_range(log_rule)
+    plain, scaled = calibration_reward(log_rule, "log"), calibration_reward(log_rule, "log_scaled", scale=scale)
+    assert scaled(COMPLETIONS, GOLD) == pytest.approx([scale * r for r in plain(COMPLETIONS, GOLD)])
+    assert cs.reward_range(brier_rule) == pytest.approx(2.0)
+    assert cs.reward_range(log_rule) == pytest.approx(1 + math.log(0.99) - math.log(0.01))
+    with pytest.raises(ValueError, match="scale"):
+        calibration_reward(log_rule, "bad", scale=0)
 
 
 def spherical(q, correct):
@@ -161,6 +185,7 @@ def test_checker_accepts_bounded_proper_rules():
     ("rule", "bound", "match"),
     [
         (log_rule, 10, "predictably wrong"),
+        (lambda q, c: 2 * brier_rule(q, c), 2, "predictably wrong"),  # bounded and proper, but wider than the bonus
         (log_rule, 1, "spans"),
         (lambda q, c: -abs(q - float(c)), 1, "not proper"),
         (lambda q, c: 0.0, 1, "not proper"),

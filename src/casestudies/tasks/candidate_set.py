@@ -6,9 +6,10 @@ abstention need. A completion is an answer digit, the word `of`, the candidate c
 confidence levels.
 
 Its rewards: binary correctness (RLVR), or correctness plus a scoring rule on the stated confidence (RLCR,
-Damani et al., 2025: R = 1[correct] + S(q, correct) with S the negative Brier score). Any bounded proper
-scoring rule keeps "answer as well as you can, then say how sure you are" optimal; the log score is proper but
-unbounded and breaks that guarantee (see chapter 1's worked example).
+Damani et al., 2025: R = 1[correct] + S(q, correct) with S the negative Brier score). A proper scoring rule
+whose range is at most the correctness bonus keeps "answer as well as you can, then say how sure you are"
+optimal; the log score (proper, unbounded) breaks that guarantee, and so does a bounded rule with too wide a
+range, such as twice the Brier score (see chapter 1's worked example and `exercises.check_scoring_rule`).
 """
 
 from __future__ import annotations
@@ -101,22 +102,37 @@ def binary_reward(completions: list[str], gold: list[str], **_) -> list[float]:
     return rewards
 
 
-def calibration_reward(rule: ScoringRule, name: str) -> Callable[..., list[float]]:
-    """A TRL reward function 1[correct] + rule(q, correct), named `name` (TRL logs rewards by function name)."""
+def calibration_reward(rule: ScoringRule, name: str, scale: float = 1.0) -> Callable[..., list[float]]:
+    """A TRL reward function scale · (1[correct] + rule(q, correct)), named `name` (TRL logs rewards by function
+    name). A malformed completion earns the format penalty or the rule's worst case, whichever is lower.
+    `scale` multiplies the whole reward, the format penalty included: the optimum stays where it was and only
+    the size of the policy-gradient step changes, which is what a control for reward range needs."""
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    # a malformed completion never beats a well-formed one: with the log score, whose worst case is about
+    # −4.6, a penalty of −1 would pay a model to break the format rather than state a confident error
+    malformed = min(FORMAT_PENALTY, min(float(c) + rule(q, c) for q in CONFIDENCE_LEVELS for c in (False, True)))
 
     def reward(completions: list[str], gold: list[str], **_) -> list[float]:
         rewards = []
         for text, answer in zip(completions, gold, strict=True):
             parsed = parse_completion(text)
             if not parsed.well_formed:
-                rewards.append(FORMAT_PENALTY)
+                rewards.append(scale * malformed)
                 continue
             correct = parsed.answer == answer
-            rewards.append(float(correct) + rule(parsed.confidence, correct))
+            rewards.append(scale * (float(correct) + rule(parsed.confidence, correct)))
         return rewards
 
     reward.__name__ = name
     return reward
+
+
+def reward_range(rule: ScoringRule) -> float:
+    """The span of 1[correct] + rule(q, correct) over the confidence grid: 2 for the Brier rule, about 5.6 for
+    the clipped log score. Dividing a reward by its range puts two rewards on the same step size."""
+    values = [float(correct) + rule(q, correct) for q in CONFIDENCE_LEVELS for correct in (False, True)]
+    return max(values) - min(values)
 
 
 def sample_items(n: int, sizes: tuple[int, ...] | list[int], seed: int) -> list[dict]:
@@ -145,17 +161,21 @@ def sample_items(n: int, sizes: tuple[int, ...] | list[int], seed: int) -> list[
     return items
 
 
-def warmup_items(n: int, sizes: tuple[int, ...] | list[int], seed: int) -> list[dict]:
-    """Supervised warm-up data: the gold answer, the true candidate count, and a confidence drawn uniformly
-    from the grid.
+def warmup_items(n: int, sizes: tuple[int, ...] | list[int], seed: int, certain_share: float = 0.0) -> list[dict]:
+    """Supervised warm-up data: the gold answer, the true candidate count, and a confidence that does not depend on
+    the item: 1.0 with probability `certain_share`, otherwise drawn uniformly from the grid.
 
     The warm-up teaches the format, the candidate set and how to count it, but nothing about *which*
-    confidence is right: whether a calibrated confidence appears later is up to the RL objective.
+    confidence is right: whether a calibrated confidence appears later is up to the RL objective. With
+    `certain_share` > 0 the model starts overconfident, as the models RL is applied to in practice do.
     """
+    if not 0.0 <= certain_share <= 1.0:
+        raise ValueError(f"certain_share must lie in [0, 1], got {certain_share}")
     rng = np.random.default_rng(seed + 1_000_003)
     items = sample_items(n, sizes, seed)
     for item in items:
-        confidence = CONFIDENCE_LEVELS[int(rng.integers(len(CONFIDENCE_LEVELS)))]
+        certain = rng.random() < certain_share
+        confidence = 1.0 if certain else CONFIDENCE_LEVELS[int(rng.integers(len(CONFIDENCE_LEVELS)))]
         item["completion"] = " " + format_completion(item["gold"], item["size"], confidence)
     return items
 
