@@ -53,7 +53,7 @@ def test_ternary_reward_hand_worked():
         ab.ternary_reward(-1)
 
 
-@pytest.mark.parametrize("lam", [0.0, 0.4, 1.5, 9.0])
+@pytest.mark.parametrize("lam", [0.0, 0.4, 2 / 3, 1.5, 9.0])
 def test_expected_reward_prefers_answering_exactly_above_the_threshold(lam):
     reward = ab.ternary_reward(lam)
     threshold = lam / (1 + lam)

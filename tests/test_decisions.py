@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from casestudies.exercises import ExerciseError, check_probability_from_weighted
+from casestudies.exercises import ExerciseError, check_abstention_policy, check_probability_from_weighted
 from casestudies.metrics.decisions import (
     bayes_threshold,
     best_threshold,
@@ -136,3 +136,14 @@ def test_the_unweighting_exercise_checker():
         check_probability_from_weighted(lambda q, w1, w0: (q / (1 - q)) / (w1 / w0 + q / (1 - q)))  # odds: nan at 1
     with pytest.raises(ExerciseError, match="raised ZeroDivisionError"):
         check_probability_from_weighted(lambda q, w1, w0: 1 / 0)
+
+
+def test_the_abstention_policy_exercise_checker():
+    assert check_abstention_policy(lambda p, lam: "answer" if p > lam / (1 + lam) else "abstain").startswith("ok")
+    assert check_abstention_policy(lambda p, lam: "answer" if p >= lam / (1 + lam) else "abstain").startswith("ok")
+    with pytest.raises(ExerciseError, match=r"decide\(0.333, 0.667\) = 'answer'.*'abstain'"):
+        check_abstention_policy(lambda p, lam: "answer" if p > 0.3 else "abstain")  # one fixed threshold
+    with pytest.raises(ExerciseError, match="worth"):
+        check_abstention_policy(lambda p, lam: "answer" if p > lam else "abstain")  # λ itself as the threshold
+    with pytest.raises(ExerciseError, match="return 'answer' or 'abstain'"):
+        check_abstention_policy(lambda p, lam: p > lam / (1 + lam))

@@ -159,3 +159,28 @@ def check_probability_from_weighted(unweight: Callable[[np.ndarray, float, float
                 f"model outputs when p = {p[worst]}: solve q = w1 p / (w1 p + w0 (1 − p)) for p"
             )
     return "ok: recovers p from the weighted model's output for every weighting, including q = 0 and q = 1"
+
+
+def check_abstention_policy(decide: Callable[[float, float], str]) -> str:
+    """Check `decide(p, lam)`: "answer" or "abstain" for a question answered right with probability p when a
+    right answer earns 1, `idk` 0 and a wrong answer −lam (chapter 2's ternary reward); either is accepted on
+    a tie, where both are worth the same.
+
+    Returns a short report; raises `ExerciseError` explaining the first case that fails.
+    """
+    cases = [(0.5, 0.4), (0.25, 0.4), (1 / 3, 0.4), (1 / 3, 2 / 3), (1.0, 9.0), (0.5, 9.0), (0.1, 0.0), (0.5, 1.0)]
+    cases += [(0.0, 0.0), (0.0, 1.5)]
+    for p, lam in cases:
+        got = _call(decide, p, lam)
+        if got not in ("answer", "abstain"):
+            raise ExerciseError(f"decide({p:.3f}, {lam:.3g}) returned {got!r}: return 'answer' or 'abstain'")
+        value = p - lam * (1 - p)
+        if math.isclose(value, 0.0, abs_tol=1e-12):
+            continue  # a tie: both decisions are optimal
+        best = "answer" if value > 0 else "abstain"
+        if got != best:
+            raise ExerciseError(
+                f"decide({p:.3f}, {lam:.3g}) = {got!r}, but answering is worth p − λ(1 − p) = {value:+.3f} against 0 "
+                f"for idk: the optimal decision is {best!r}"
+            )
+    return "ok: answers exactly when p > λ / (1 + λ), on trained, held-out and tied cases"
