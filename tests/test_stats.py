@@ -283,6 +283,10 @@ def test_summary_table_orders_arms_and_formats_mean_and_sd():
     assert text.loc["base", "acc"] == "0.500 ± 0.000"
     with pytest.raises(ValueError, match="no metric"):
         summary_table(results, ["nope"])
+    tiny = pd.DataFrame(
+        [{"arm": "a", "seed": seed, "condition": "", "metric": "gap", "value": -1e-5} for seed in (0, 1)]
+    )
+    assert summary_table(tiny, ["gap"])[1].loc["a", "gap"] == "0.000 ± 0.000"  # never "-0.000"
 
 
 def train_a_little(seed: int) -> dict:

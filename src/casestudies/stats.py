@@ -228,7 +228,11 @@ def summary_table(
     agg = results[results["metric"].isin(metrics)].groupby(["arm", "metric"])["value"].agg(["mean", "std"])
     means = agg["mean"].unstack("metric").loc[order, list(metrics)]
     spread = agg["std"].unstack("metric").loc[order, list(metrics)]
-    text = means.map(lambda v: f"{v:.{digits}f}") + " ± " + spread.map(lambda v: f"{v:.{digits}f}")
+
+    def shown(v: float) -> str:
+        return f"{round(v, digits) + 0.0:.{digits}f}"  # + 0.0 after rounding: never "-0.000"
+
+    text = means.map(shown) + " ± " + spread.map(shown)
     return means, text
 
 
