@@ -13,6 +13,7 @@ from casestudies.metrics.agreement import (
     mcdonald_omega,
     modal,
     omega_absolute_correlations,
+    omega_signed_correlations,
     one_factor,
     spearman_brown,
     spearman_brown_single,
@@ -109,6 +110,7 @@ def test_absolute_correlations_turn_noise_into_reliability():
     noise = np.random.default_rng(5).integers(1, 6, size=(100, 100)).astype(float)  # random letters coded 1..5
     assert abs(mcdonald_omega(noise)) < 0.1
     assert omega_absolute_correlations(noise) > 0.7
+    assert abs(omega_signed_correlations(noise)) < 0.1  # the same formula on signed R: the absolute value did it
 
 
 def test_omega_rejects_constant_columns():

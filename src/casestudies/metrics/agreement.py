@@ -120,15 +120,29 @@ def mcdonald_omega(data: np.ndarray) -> float:
     return float(common / (common + uniqueness.sum()))
 
 
-def omega_absolute_correlations(data: np.ndarray) -> float:
-    """The pitfall, reproduced: omega total as (ΣR − Σψ)/ΣR computed on |R|, the absolute correlation matrix.
-
-    Taking absolute values turns sampling noise (correlations of either sign) into apparent agreement, so pure
-    noise scores a high omega. Shown next to `mcdonald_omega`; never use it.
-    """
-    r = np.abs(_correlations(data))
+def omega_total_formula(correlations: np.ndarray) -> float:
+    """Omega total as (ΣR − Σψ)/ΣR, ψ the uniquenesses of a one-factor fit of the matrix R it is given: the
+    formula `reliabilipy` reports (with a three-factor Schmid–Leiman fit), applied to whatever matrix is
+    passed, so the same formula can be run on signed and on absolute correlations."""
+    r = np.asarray(correlations, dtype=float)
     _, uniqueness = one_factor(r)
     return float((r.sum() - uniqueness.sum()) / r.sum())
+
+
+def omega_absolute_correlations(data: np.ndarray) -> float:
+    """The pitfall, reproduced: `omega_total_formula` on |R|, the absolute correlation matrix, as `reliabilipy`
+    computes it from raw data.
+
+    Taking absolute values turns sampling noise (correlations of either sign) into apparent agreement, so pure
+    noise scores a high omega. Shown next to the same formula on signed R and `mcdonald_omega`; never use it.
+    """
+    return omega_total_formula(np.abs(_correlations(data)))
+
+
+def omega_signed_correlations(data: np.ndarray) -> float:
+    """The control for the pitfall: `omega_total_formula` on the signed correlation matrix, so that the absolute
+    value is the only difference from `omega_absolute_correlations`."""
+    return omega_total_formula(_correlations(data))
 
 
 def modal(verdicts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
