@@ -102,16 +102,20 @@ def binary_reward(completions: list[str], gold: list[str], **_) -> list[float]:
     return rewards
 
 
+def _reward_values(rule: ScoringRule) -> list[float]:
+    """1[correct] + rule(q, correct) at every confidence level, right and wrong: what a well-formed answer can earn."""
+    return [float(correct) + rule(q, correct) for q in CONFIDENCE_LEVELS for correct in (False, True)]
+
+
 def calibration_reward(rule: ScoringRule, name: str, scale: float = 1.0) -> Callable[..., list[float]]:
     """A TRL reward function scale · (1[correct] + rule(q, correct)), named `name` (TRL logs rewards by function
-    name). A malformed completion earns the format penalty or the rule's worst case, whichever is lower.
-    `scale` multiplies the whole reward, the format penalty included: the optimum stays where it was and only
-    the size of the policy-gradient step changes, which is what a control for reward range needs."""
+    name). A malformed completion earns the format penalty or the rule's worst case, whichever is lower, so
+    breaking the format never pays. `scale` multiplies the whole reward, the penalty included: the optimum stays
+    where it was; what changes is the reward's weight against a KL term with a fixed β (Adam makes the update
+    itself nearly independent of a constant factor)."""
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
-    # a malformed completion never beats a well-formed one: with the log score, whose worst case is about
-    # −4.6, a penalty of −1 would pay a model to break the format rather than state a confident error
-    malformed = min(FORMAT_PENALTY, min(float(c) + rule(q, c) for q in CONFIDENCE_LEVELS for c in (False, True)))
+    malformed = min(FORMAT_PENALTY, *_reward_values(rule))
 
     def reward(completions: list[str], gold: list[str], **_) -> list[float]:
         rewards = []
@@ -130,8 +134,8 @@ def calibration_reward(rule: ScoringRule, name: str, scale: float = 1.0) -> Call
 
 def reward_range(rule: ScoringRule) -> float:
     """The span of 1[correct] + rule(q, correct) over the confidence grid: 2 for the Brier rule, about 5.6 for
-    the clipped log score. Dividing a reward by its range puts two rewards on the same step size."""
-    values = [float(correct) + rule(q, correct) for q in CONFIDENCE_LEVELS for correct in (False, True)]
+    the clipped log score. Scaling rewards to one range gives them one exchange rate against a KL anchor."""
+    values = _reward_values(rule)
     return max(values) - min(values)
 
 
