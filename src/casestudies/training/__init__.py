@@ -128,6 +128,17 @@ def _common(seed: int, steps: int, lr: float, batch_size: int) -> dict:
     )
 
 
+def _trainer_arguments(model, tokenizer, config, data, desc: str, callbacks: Sequence[TrainerCallback]) -> dict:
+    """What every TRL trainer here is built with: the model, its config and data, and a progress bar first."""
+    return dict(
+        model=model,
+        args=config,
+        train_dataset=data,
+        processing_class=tokenizer,
+        callbacks=[ProgressBar(desc), *callbacks],
+    )
+
+
 def _train(trainer) -> pd.DataFrame:
     """Train, then restore the model's own `forward` so it can be deep-copied and reused as a plain module.
 
@@ -160,14 +171,7 @@ def sft(
     _quiet()
     data = Dataset.from_list([{"prompt": it["prompt"], "completion": it["completion"]} for it in items])
     config = SFTConfig(**_common(seed, steps, lr, batch_size), completion_only_loss=True, max_length=None)
-    trainer = SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=data,
-        processing_class=tokenizer,
-        callbacks=[ProgressBar(desc), *callbacks],
-    )
-    return _train(trainer)
+    return _train(SFTTrainer(**_trainer_arguments(model, tokenizer, config, data, desc, callbacks)))
 
 
 def grpo(
@@ -218,14 +222,7 @@ def grpo(
                 # save the model as it is now, so the KL anchor is exactly the policy RL starts from.
                 model.save_pretrained(reference)
                 model.config._name_or_path = reference
-            trainer = GRPOTrainer(
-                model=model,
-                reward_funcs=reward_funcs,
-                args=config,
-                train_dataset=data,
-                processing_class=tokenizer,
-                callbacks=[ProgressBar(desc), *callbacks],
-            )
-            return _train(trainer)
+            arguments = _trainer_arguments(model, tokenizer, config, data, desc, callbacks)
+            return _train(GRPOTrainer(reward_funcs=reward_funcs, **arguments))
     finally:
         model.config._name_or_path = name_or_path  # the model's own name, not the deleted reference folder
