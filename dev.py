@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import venv
-from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -46,7 +45,7 @@ def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
 
 
-def is_conda_base(environ: Mapping[str, str] | None = None) -> bool:
+def is_conda_base() -> bool:
     """Whether the active conda environment is conda's own `base` (the installation's root), not a project's.
 
     The rule: `CONDA_DEFAULT_ENV` is "base"; or `CONDA_PREFIX` is the installation's root, as named by
@@ -54,7 +53,7 @@ def is_conda_base(environ: Mapping[str, str] | None = None) -> bool:
     `<root>/condabin/conda`); or `CONDA_PREFIX` holds `condabin/`, which only the root installation has.
     Named environments live in `<root>/envs/<name>` and prefix environments anywhere else: neither matches.
     """
-    environ = os.environ if environ is None else environ
+    environ = os.environ
     prefix = environ.get("CONDA_PREFIX")
     if not prefix:
         return False
@@ -68,34 +67,26 @@ def is_conda_base(environ: Mapping[str, str] | None = None) -> bool:
     return (Path(prefix) / "condabin").is_dir()
 
 
-def in_environment(
-    environ: Mapping[str, str] | None = None, prefix: str | None = None, base_prefix: str | None = None
-) -> bool:
+def in_environment() -> bool:
     """True when this interpreter belongs to an environment made for the project: use it as it is.
 
     That is a virtual environment (`sys.prefix` differs from `sys.base_prefix`), or the active conda
     environment (`CONDA_PREFIX`) when it is this interpreter's and is not conda's `base` (`is_conda_base`).
-    Anything else, conda's `base` included, gets `.venv`. The arguments stand in for `os.environ`,
-    `sys.prefix` and `sys.base_prefix`.
+    Anything else, conda's `base` included, gets `.venv`.
     """
-    environ = os.environ if environ is None else environ
-    prefix = sys.prefix if prefix is None else prefix
-    base_prefix = sys.base_prefix if base_prefix is None else base_prefix
-    if prefix != base_prefix:
+    prefix = sys.prefix
+    if prefix != sys.base_prefix:
         return True
-    conda = environ.get("CONDA_PREFIX")
-    return bool(conda) and same_path(conda, prefix) and not is_conda_base(environ)
+    conda = os.environ.get("CONDA_PREFIX")
+    return bool(conda) and same_path(conda, prefix) and not is_conda_base()
 
 
-def environment_note(
-    environ: Mapping[str, str] | None = None, prefix: str | None = None, base_prefix: str | None = None
-) -> str | None:
+def environment_note() -> str | None:
     """One line saying why an active conda environment is not used, or None when there is nothing to say."""
-    environ = os.environ if environ is None else environ
-    conda = environ.get("CONDA_PREFIX")
-    if not conda or in_environment(environ, prefix, base_prefix):
+    conda = os.environ.get("CONDA_PREFIX")
+    if not conda or in_environment():
         return None
-    if is_conda_base(environ):
+    if is_conda_base():
         which = "conda's base environment is active but is not the project's"
     else:
         which = f"conda environment {conda} is active but this Python ({sys.executable}) is not its own"

@@ -2,7 +2,7 @@
 
 import json
 import os
-import re
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -229,9 +229,25 @@ def test_results_files_are_strict_json_and_custom_seeds_go_apart(tmp_path, monke
     assert [r["value"] for r in record["results"] if r["metric"] == "odd"] == [None]
 
 
-def test_git_commit_names_this_checkout():
-    commit = git_commit()
-    assert commit is None or re.fullmatch(r"[0-9a-f]{7,40}(-dirty)?", commit)
+def test_git_commit_names_the_checkout_and_marks_a_changed_package(tmp_path, monkeypatch):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "m.py").write_text("x = 1\n")
+    (tmp_path / "notes.md").write_text("draft\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    monkeypatch.chdir(tmp_path)
+    assert git_commit() == head
+    (tmp_path / "notes.md").write_text("edited\n")  # outside the package: still the commit
+    assert git_commit() == head
+    (tmp_path / "src" / "m.py").write_text("x = 2\n")
+    assert git_commit() == f"{head}-dirty"
 
 
 def test_rescore_recomputes_an_old_file_under_the_current_rule():

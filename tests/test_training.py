@@ -133,7 +133,11 @@ def test_reward_log_records_every_completion_at_its_optimizer_step(tokenizer):
 
 def test_reward_log_binds_labels_at_construction_and_rejects_clashes():
     labels = {"arm": "RL"}
-    log = RewardLog(lambda completions, **_: [0.0] * len(completions), labels=labels, name="zero")
+
+    def zero(completions, **_):
+        return [0.0] * len(completions)
+
+    log = RewardLog(zero, labels=labels)
     labels["arm"] = "changed later"
     log(["x"])
     assert log.__name__ == "zero" and log.frame()["arm"].tolist() == ["RL"]

@@ -36,8 +36,8 @@ class Chapter:
 
     def start(self, default_seeds: Sequence[int] | None = None) -> Scale:
         """Read `SCALE` and `SEEDS` from the notebook (`SEEDS = None`: `default_seeds`, else the scale's), record
-        the parameters cell's values, set the theme and one torch thread (fastest for these models), say when
-        the run is only a smoke test; return the scale.
+        the parameters cell's values, set the theme and, without CUDA, one torch thread (fastest for these
+        models), say when the run is only a smoke test; return the scale.
 
         The parameters are the names the notebook's `parameters` cell assigns, read from the notebook file in the
         working directory (where Jupyter, papermill and nbval run it), with the values they have now (papermill's

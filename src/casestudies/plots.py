@@ -115,8 +115,7 @@ def forest_plot(verdict: Verdict, ax=None):
         )
         ax.plot([effect.hypothesis.bound] * 2, [y - 0.3, y + 0.3], color="black", lw=1)
     labels = [
-        f"{e.hypothesis.name}: {e.hypothesis.metric}{f' [{e.hypothesis.condition}]' if e.hypothesis.condition else ''}"
-        f"\n{e.hypothesis.arm} − {e.hypothesis.baseline} ({e.n_agree}/{e.n_seeds} seeds agree)"
+        f"{e.hypothesis.name}: {e.hypothesis.measured}\n{e.hypothesis.contrast} ({e.n_agree}/{e.n_seeds} seeds agree)"
         for e in verdict.effects
     ]
     ax.set_yticks(ys, labels, fontsize=8)

@@ -4,7 +4,9 @@ Hypotheses are declared in code before the experiment runs; the verdict is compu
 rule for the whole book. The effect of a hypothesis is the mean over seeds of the paired difference
 `arm − baseline` (paired by seed, within one condition), with a **Student-t 95% interval** on the per-seed
 differences: mean ± t(0.975, n − 1) · sd / √n. At the seed counts the book uses (5 at `cpu`, 8 at `gpu`) its
-coverage is close to nominal (`tests/test_stats.py` simulates it), unlike a percentile bootstrap over seeds,
+coverage is close to nominal for roughly normal differences and for accuracy differences, and falls short for
+strongly skewed differences or a collapse in some seeds only (about 0.8 to 0.9 at 5 seeds; `tests/test_stats.py`
+simulates all of these), unlike a percentile bootstrap over seeds,
 which at 3 seeds is about the range of the differences and covers the mean only about 75% of the time
 (Henderson et al. 2018, "Deep Reinforcement Learning that Matters"; Agarwal et al. 2021, "Deep RL at the Edge
 of the Statistical Precipice").
@@ -98,6 +100,16 @@ class Hypothesis:
         """The value the paired difference must clear: `-margin` for 'greater', `+margin` for 'less'."""
         return (-self.margin if self.direction == "greater" else self.margin) + 0.0  # + 0.0: never print -0.000
 
+    @property
+    def measured(self) -> str:
+        """The metric, with its condition in brackets when there is one, as the verdict and its plot name it."""
+        return f"{self.metric} [{self.condition}]" if self.condition else self.metric
+
+    @property
+    def contrast(self) -> str:
+        """`arm − baseline`, as the verdict, its table and its plot name the paired difference."""
+        return f"{self.arm} − {self.baseline}"
+
     def agrees(self, difference: float) -> bool:
         """Whether one seed's difference lies beyond the bound in the expected direction."""
         return difference > self.bound if self.direction == "greater" else difference < self.bound
@@ -119,14 +131,13 @@ class Effect:
         """One line: name, outcome, the difference with its CI, the seeds that agree, and the claim."""
         h = self.hypothesis
         sign = ">" if h.direction == "greater" else "<"
-        where = f" [{h.condition}]" if h.condition else ""
         if self.n_seeds == 0:
             return (
-                f"{h.name} {self.outcome.upper():>15}  {h.metric}{where}: {h.arm} − {h.baseline} is undefined "
+                f"{h.name} {self.outcome.upper():>15}  {h.measured}: {h.contrast} is undefined "
                 f"(no seed has a value for both arms)  {h.claim}"
             )
         return (
-            f"{h.name} {self.outcome.upper():>15}  {h.metric}{where}: {h.arm} − {h.baseline} = {self.estimate:+.3f} "
+            f"{h.name} {self.outcome.upper():>15}  {h.measured}: {h.contrast} = {self.estimate:+.3f} "
             f"[95% CI {self.ci_low:+.3f}, {self.ci_high:+.3f}] (expected {sign} {h.bound:+.3f}; "
             f"{self.n_agree}/{self.n_seeds} seeds agree)  {h.claim}"
         )
@@ -158,7 +169,7 @@ class Verdict:
                     "hypothesis": e.hypothesis.name,
                     "metric": e.hypothesis.metric,
                     "condition": e.hypothesis.condition,
-                    "contrast": f"{e.hypothesis.arm} − {e.hypothesis.baseline}",
+                    "contrast": e.hypothesis.contrast,
                     "estimate": e.estimate,
                     "ci_low": e.ci_low,
                     "ci_high": e.ci_high,
@@ -261,7 +272,8 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     """Mean of `values` and its Student-t interval, mean ± t(1 − α/2, n − 1) · sd / √n.
 
     The interval is NaN with a single value (no spread to estimate); its coverage is nominal for normal
-    differences at any n and close to it for the book's bounded metrics at n ≥ 5.
+    differences at any n, close to it for accuracy differences at n ≥ 5, and short of it (about 0.8 to 0.9 at
+    n = 5) for strongly skewed differences or a collapse in some seeds only.
     """
     x = np.asarray(values, dtype=float)
     if x.size == 0:
@@ -320,14 +332,15 @@ def workers_for(n_seeds: int) -> int:
     return max(1, min(usable_cores(), n_seeds))
 
 
-def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = True, desc: str = "seeds") -> list[T]:
-    """`[fn(seed) for seed in seeds]`, in worker processes when `parallel` (one per usable core, never more
-    than the seeds; one torch thread each), with one progress bar over finished seeds.
+def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = True) -> list[T]:
+    """`[fn(seed) for seed in seeds]`, in worker processes when `parallel` and more than one core is usable (one
+    per usable core, never more than the seeds; one torch thread each, and a progress bar over finished seeds).
 
     Workers are started fresh (loky, never forked from a process whose torch threads are running), so a
     function defined in a notebook works; the results are exactly the serial ones for the same seeds when
-    `fn` seeds everything it draws. The function and the globals it uses are copied to the workers for every
-    seed, so it should build its models and data itself rather than read large ones from the notebook.
+    `fn` seeds everything it draws and the serial run also uses one torch thread. The function and the
+    globals it uses are copied to the workers for every seed, so it should build its models and data itself
+    rather than read large ones from the notebook.
     Per-step progress bars are hidden in workers so the output stays readable. A failing seed raises its own
     exception, with a note naming the seed (and the worker's traceback as its cause); the other seeds are
     cancelled and the workers stopped.
@@ -335,27 +348,28 @@ def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = Tru
     seeds = [int(s) for s in seeds]
     workers = workers_for(len(seeds)) if parallel else 1
     started = time.time()
-    results: dict[int, T] = {}
     if workers == 1:
+        serial = []
         for seed in seeds:
             try:
-                results[seed] = fn(seed)
+                serial.append(fn(seed))
             except Exception as error:
                 error.add_note(f"raised by seed {seed} (map_seeds, in this process)")
                 raise
-        return list(results.values())
+        return serial
     from joblib.externals.loky import get_reusable_executor
 
     executor = get_reusable_executor(
         max_workers=workers, initializer=_init_worker, env={"TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
     )
-    futures = {executor.submit(fn, seed): seed for seed in seeds}
+    futures = {executor.submit(fn, seed): i for i, seed in enumerate(seeds)}
+    results: dict[int, T] = {}
     seed = None
     try:
-        with tqdm(total=len(seeds), desc=f"{desc} ({workers} workers)", mininterval=1.0, file=sys.stdout) as bar:
+        with tqdm(total=len(seeds), desc=f"seeds ({workers} workers)", mininterval=1.0, file=sys.stdout) as bar:
             for future in as_completed(futures):
-                seed = futures[future]
-                results[seed] = future.result()
+                seed = seeds[futures[future]]
+                results[futures[future]] = future.result()
                 bar.set_postfix_str(f"seed {seed} done at {time.time() - started:.0f} s", refresh=False)
                 bar.update(1)
     except BaseException as error:  # a failed seed or an interrupt: stop the rest rather than leave them running
@@ -365,7 +379,7 @@ def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = Tru
         if isinstance(error, Exception) and seed is not None:
             error.add_note(f"raised by seed {seed} (map_seeds, in a worker process; its traceback is the cause)")
         raise
-    return [results[seed] for seed in seeds]
+    return [results[i] for i in range(len(seeds))]
 
 
 def results_dir() -> Path:

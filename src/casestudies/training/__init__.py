@@ -54,7 +54,7 @@ class RewardLog:
     One row per completion: the fixed `labels` (bound now, so a loop variable cannot change them later), the
     optimizer `step` it was sampled at (TRL's `trainer_state.global_step`, counted from 0; `None` outside a
     trainer), `prompt`, `completion`, `reward`, then the fields `describe(completion)` returns. TRL logs the
-    rewards under `name` (default: the wrapped function's name).
+    rewards under the wrapped function's name.
     """
 
     def __init__(
@@ -62,14 +62,13 @@ class RewardLog:
         reward: RewardFunction,
         describe: Callable[[str], Mapping[str, Any]] | None = None,
         labels: Mapping[str, Any] | None = None,
-        name: str | None = None,
     ):
         self.labels = dict(labels or {})
         clash = set(self.labels) & set(_LOGGED)
         if clash:
             raise ValueError(f"labels may not be named {sorted(clash)}: RewardLog fills those columns itself")
         self.reward, self.describe = reward, describe
-        self.__name__ = name or getattr(reward, "__name__", type(reward).__name__)
+        self.__name__ = getattr(reward, "__name__", type(reward).__name__)
         self.rows: list[dict[str, Any]] = []
 
     def __call__(self, completions: list[str], **kwargs) -> list[float]:
