@@ -20,6 +20,8 @@ from casestudies.tasks.formats import (
     pass_at_k,
     pretraining_items,
     problems,
+    replicator_change,
+    softmax_pg_change,
     solution,
 )
 
@@ -107,3 +109,30 @@ def test_expert_iteration_checker():
         check_expert_iteration(lambda s, a: a / a.sum())  # forgets the current shares
     with pytest.raises(ExerciseError, match="sum to 1"):
         check_expert_iteration(lambda s, a: s * a)
+
+
+def test_replicator_by_hand_and_as_one_round_of_expert_iteration():
+    shares, acc = np.full(3, 1 / 3), np.array([0.4, 0.7, 0.5])  # mean accuracy 0.5333
+    assert replicator_change(shares, acc) == pytest.approx([-0.0444, 0.0556, -0.0111], abs=1e-4)
+    skewed = np.array([0.6, 0.1, 0.3])
+    expert_iteration = skewed * acc / (skewed @ acc)
+    assert replicator_change(skewed, acc) / (skewed @ acc) == pytest.approx(expert_iteration - skewed)
+    with pytest.raises(ValueError, match="summing to 1"):
+        replicator_change([0.5, 0.4, 0.2], acc)
+
+
+def test_softmax_policy_gradient_matches_autograd_to_first_order():
+    acc = torch.tensor([0.4, 0.7, 0.5], dtype=torch.float64)
+    logits = torch.tensor([0.9, -0.4, 0.2], dtype=torch.float64, requires_grad=True)
+    shares = torch.softmax(logits, 0)
+    (shares @ acc).backward()  # the expected reward's gradient on the logits
+    eps = 1e-6
+    moved = torch.softmax(logits.detach() + eps * logits.grad, 0) - shares.detach()
+    predicted = softmax_pg_change(shares.detach().numpy(), acc.numpy())
+    assert (moved / eps).numpy() == pytest.approx(predicted, rel=1e-4)
+    assert predicted.sum() == pytest.approx(0.0, abs=1e-12)
+    # at an even mix it is the replicator scaled by the common share; otherwise common formats gain more
+    even = np.full(3, 1 / 3)
+    assert softmax_pg_change(even, acc.numpy()) == pytest.approx(replicator_change(even, acc.numpy()) / 3)
+    tie = np.array([0.5, 0.5, 0.5])  # equal accuracies: no selection under either rule
+    assert softmax_pg_change([0.6, 0.1, 0.3], tie) == pytest.approx([0, 0, 0])

@@ -21,6 +21,7 @@ from casestudies.stats import (
     evaluate,
     git_commit,
     judge,
+    map_jobs,
     map_seeds,
     paired_differences,
     read_results,
@@ -364,6 +365,22 @@ def test_a_failing_seed_keeps_its_exception_and_names_the_seed():
     if usable_cores() > 1:  # the worker's traceback comes back as the cause, naming the failing function
         assert "fails_on_two" in str(parallel.value.__cause__)
     assert map_seeds(fails_on_two, [3, 1], parallel=True) == [3, 1]  # the pool is usable again
+
+
+def test_jobs_unpack_their_arguments_keep_their_order_and_are_named_when_they_fail():
+    def scaled(seed, size):
+        if size == "bad":
+            raise ValueError("bad size")
+        return seed * {"small": 1, "large": 10}[size]
+
+    jobs = [(3, "large"), (1, "large"), (3, "small"), (1, "small")]
+    assert map_jobs(scaled, jobs, parallel=True) == [30, 10, 3, 1] == map_jobs(scaled, jobs, parallel=False)
+    with pytest.raises(ValueError, match="bad size") as serial:
+        map_jobs(scaled, [(1, "small"), (2, "bad")], parallel=False)
+    assert serial.value.__notes__ == ["raised by job (2, 'bad') (map_jobs, in this process)"]
+    with pytest.raises(ValueError, match="bad size") as parallel:
+        map_jobs(scaled, [(1, "small"), (2, "bad")], parallel=True)
+    assert "raised by job (2, 'bad') (map_jobs" in parallel.value.__notes__[0]
 
 
 def test_one_seed_never_starts_a_worker():

@@ -3,12 +3,13 @@
 import copy
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks import candidate_set as cs
-from casestudies.training import RewardLog, grpo, sft
+from casestudies.training import RandomReward, RewardLog, grpo, sft
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +130,30 @@ def test_reward_log_records_every_completion_at_its_optimizer_step(tokenizer):
     # TRL logs the reward under the wrapped function's name; its per-step mean is the mean of that step's rows
     means = frame.groupby("step")["reward"].mean().to_numpy()
     assert history["rewards/length_reward/mean"].to_numpy() == pytest.approx(means)
+
+
+def test_random_reward_ignores_completions_and_draws_at_each_steps_rate(tokenizer):
+    reward = RandomReward([0.0, 0.25, 1.0], seed=7)
+    at = [SimpleNamespace(global_step=s) for s in range(4)]
+    assert reward.__name__ == "random_reward"
+    assert reward(["a"] * 5, trainer_state=at[0]) == [0.0] * 5
+    assert reward(["a"] * 5, trainer_state=at[3]) == [1.0] * 5  # past the end: the last rate
+    draws = reward(["x"] * 4000, trainer_state=at[1])
+    assert set(draws) == {0.0, 1.0}
+    assert abs(np.mean(draws) - 0.25) < 4 * np.sqrt(0.25 * 0.75 / 4000)
+    # the same step and seed give the same rewards whatever was written; another seed gives others
+    assert reward(["y z"] * 4000, trainer_state=at[1]) == draws
+    assert RandomReward([0.0, 0.25, 1.0], seed=8)(["x"] * 4000, trainer_state=at[1]) != draws
+    for bad in ([], [0.5, 1.5], [[0.5]]):
+        with pytest.raises(ValueError, match="probabilities"):
+            RandomReward(bad, seed=0)
+
+    # inside GRPO the step is TRL's optimizer step: rates 0, 1, 0 pay nothing, everything, nothing
+    log = RewardLog(RandomReward([0.0, 1.0, 0.0], seed=0))
+    model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
+    items = [{"prompt": cs.make_prompt(c), "gold": c[0]} for c in ("37", "159", "0", "28")] * 2
+    grpo(model, tokenizer, items, log, steps=3, prompts_per_step=2, generations=4, max_completion_length=3)
+    assert log.frame().groupby("step")["reward"].agg(["min", "max"]).to_numpy().tolist() == [[0, 0], [1, 1], [0, 0]]
 
 
 def test_reward_log_binds_labels_at_construction_and_rejects_clashes():

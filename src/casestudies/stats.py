@@ -345,16 +345,32 @@ def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = Tru
     exception, with a note naming the seed (and the worker's traceback as its cause); the other seeds are
     cancelled and the workers stopped.
     """
-    seeds = [int(s) for s in seeds]
-    workers = workers_for(len(seeds)) if parallel else 1
+    return _map(fn, [(int(s),) for s in seeds], parallel, "seed", "map_seeds")
+
+
+def map_jobs(fn: Callable[..., T], jobs: Sequence[tuple], parallel: bool = True) -> list[T]:
+    """`[fn(*job) for job in jobs]`, run as `map_seeds` runs seeds (same workers, threads and error notes).
+
+    For a run whose seeds split into independent jobs of unequal cost (a seed and a model size, say): five
+    seeds on two workers leave one idle for the last seed, while ten jobs, the longest submitted first, keep
+    both busy.
+    """
+    return _map(fn, [tuple(job) for job in jobs], parallel, "job", "map_jobs")
+
+
+def _map(fn: Callable[..., T], items: list[tuple], parallel: bool, kind: str, caller: str) -> list[T]:
+    def name(item: tuple) -> str:
+        return f"{kind} {item[0] if kind == 'seed' else item}"
+
+    workers = workers_for(len(items)) if parallel else 1
     started = time.time()
     if workers == 1:
         serial = []
-        for seed in seeds:
+        for item in items:
             try:
-                serial.append(fn(seed))
+                serial.append(fn(*item))
             except Exception as error:
-                error.add_note(f"raised by seed {seed} (map_seeds, in this process)")
+                error.add_note(f"raised by {name(item)} ({caller}, in this process)")
                 raise
         return serial
     from joblib.externals.loky import get_reusable_executor
@@ -362,24 +378,24 @@ def map_seeds(fn: Callable[[int], T], seeds: Sequence[int], parallel: bool = Tru
     executor = get_reusable_executor(
         max_workers=workers, initializer=_init_worker, env={"TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
     )
-    futures = {executor.submit(fn, seed): i for i, seed in enumerate(seeds)}
+    futures = {executor.submit(fn, *item): i for i, item in enumerate(items)}
     results: dict[int, T] = {}
-    seed = None
+    item = None
     try:
-        with tqdm(total=len(seeds), desc=f"seeds ({workers} workers)", mininterval=1.0, file=sys.stdout) as bar:
+        with tqdm(total=len(items), desc=f"{kind}s ({workers} workers)", mininterval=1.0, file=sys.stdout) as bar:
             for future in as_completed(futures):
-                seed = seeds[futures[future]]
+                item = items[futures[future]]
                 results[futures[future]] = future.result()
-                bar.set_postfix_str(f"seed {seed} done at {time.time() - started:.0f} s", refresh=False)
+                bar.set_postfix_str(f"{name(item)} done at {time.time() - started:.0f} s", refresh=False)
                 bar.update(1)
-    except BaseException as error:  # a failed seed or an interrupt: stop the rest rather than leave them running
+    except BaseException as error:  # a failed job or an interrupt: stop the rest rather than leave them running
         for pending in futures:
             pending.cancel()
         executor.shutdown(wait=False, kill_workers=True)
-        if isinstance(error, Exception) and seed is not None:
-            error.add_note(f"raised by seed {seed} (map_seeds, in a worker process; its traceback is the cause)")
+        if isinstance(error, Exception) and item is not None:
+            error.add_note(f"raised by {name(item)} ({caller}, in a worker process; its traceback is the cause)")
         raise
-    return [results[i] for i in range(len(seeds))]
+    return [results[i] for i in range(len(items))]
 
 
 def results_dir() -> Path:

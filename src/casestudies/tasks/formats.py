@@ -115,3 +115,26 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return float(1.0 - math.comb(n - c, k) / math.comb(n, k))
+
+
+def _gaps(shares, accuracies) -> tuple[np.ndarray, np.ndarray]:
+    s, a = np.asarray(shares, dtype=float), np.asarray(accuracies, dtype=float)
+    if s.shape != a.shape or s.ndim != 1 or np.any(s < 0) or not math.isclose(s.sum(), 1.0):
+        raise ValueError(f"need shares summing to 1 and one accuracy per share, got {shares} and {accuracies}")
+    return s, a - s @ a
+
+
+def replicator_change(shares, accuracies) -> np.ndarray:
+    """The replicator prediction of each format's change in share, s_f (a_f − ā) with ā = Σ s_g a_g.
+
+    Exact, up to the factor 1/ā, for one round of expert iteration (keep the correct samples, refit)."""
+    s, gap = _gaps(shares, accuracies)
+    return s * gap
+
+
+def softmax_pg_change(shares, accuracies) -> np.ndarray:
+    """The first-order change in share under a policy gradient on the format logits of a softmax policy,
+    s_f [s_f (a_f − ā) − Σ_g s_g² (a_g − ā)] (per unit step): the logits move by s_g (a_g − ā), and a common
+    format's logit moves further, which favours formats that are already common."""
+    s, gap = _gaps(shares, accuracies)
+    return s * (s * gap - np.sum(s**2 * gap))

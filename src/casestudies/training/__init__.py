@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from datasets import Dataset, disable_progress_bars
@@ -22,7 +23,7 @@ from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer
 
 RewardFunction = Callable[..., list[float]]
 
-__all__ = ["ProgressBar", "RewardLog", "grpo", "sft"]
+__all__ = ["ProgressBar", "RandomReward", "RewardLog", "grpo", "sft"]
 
 _LOGGED = ("step", "prompt", "completion", "reward")  # RewardLog's own columns
 
@@ -90,6 +91,32 @@ class RewardLog:
     def frame(self) -> pd.DataFrame:
         """The log so far as a DataFrame, one row per scored completion."""
         return pd.DataFrame(self.rows, columns=None if self.rows else [*self.labels, *_LOGGED])
+
+
+class RandomReward:
+    """A control reward that ignores the completion: 1 with probability `rates[step]`, else 0.
+
+    With `rates` set to another run's mean reward at each optimizer step, an RL run under this reward sees the
+    same reward rate and the same within-group variance (so the same size of advantages) with no signal in
+    them: what it does to the model is what RL does without the objective. Steps past the end of `rates` use
+    the last rate. Draws depend only on `seed` and the step, so a run is reproducible.
+    """
+
+    __name__ = "random_reward"
+
+    def __init__(self, rates: Sequence[float], seed: int):
+        self.rates = np.asarray(rates, dtype=float)
+        if self.rates.ndim != 1 or self.rates.size == 0 or not np.all((self.rates >= 0) & (self.rates <= 1)):
+            raise ValueError(f"rates must be a non-empty sequence of probabilities in [0, 1], got {rates!r}")
+        self.seed = int(seed)
+
+    def __call__(self, completions: list[str], **kwargs) -> list[float]:
+        """One 0/1 reward per completion, drawn at the rate of the current step (`trainer_state.global_step`)."""
+        state = kwargs.get("trainer_state")
+        step = state.global_step if state is not None else 0
+        rate = self.rates[min(step, self.rates.size - 1)]
+        rng = np.random.default_rng([self.seed, step])
+        return [float(x) for x in rng.random(len(completions)) < rate]
 
 
 def _quiet() -> None:
