@@ -9,7 +9,7 @@ import torch
 
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks import candidate_set as cs
-from casestudies.training import RandomReward, RewardLog, grpo, sft
+from casestudies.training import RewardLog, ShuffledReward, grpo, sft
 
 
 @pytest.fixture(scope="module")
@@ -132,28 +132,35 @@ def test_reward_log_records_every_completion_at_its_optimizer_step(tokenizer):
     assert history["rewards/length_reward/mean"].to_numpy() == pytest.approx(means)
 
 
-def test_random_reward_ignores_completions_and_draws_at_each_steps_rate(tokenizer):
-    reward = RandomReward([0.0, 0.25, 1.0], seed=7)
+def test_shuffled_reward_pays_each_steps_rewards_in_shuffled_groups(tokenizer):
+    earned = [[1, 1, 0, 0, 0, 0, 0, 0], [1, 0, 1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1]]  # groups of 4
+    reward = ShuffledReward(earned, group_size=4, seed=7)
     at = [SimpleNamespace(global_step=s) for s in range(4)]
-    assert reward.__name__ == "random_reward"
-    assert reward(["a"] * 5, trainer_state=at[0]) == [0.0] * 5
-    assert reward(["a"] * 5, trainer_state=at[3]) == [1.0] * 5  # past the end: the last rate
-    draws = reward(["x"] * 4000, trainer_state=at[1])
-    assert set(draws) == {0.0, 1.0}
-    assert abs(np.mean(draws) - 0.25) < 4 * np.sqrt(0.25 * 0.75 / 4000)
-    # the same step and seed give the same rewards whatever was written; another seed gives others
-    assert reward(["y z"] * 4000, trainer_state=at[1]) == draws
-    assert RandomReward([0.0, 0.25, 1.0], seed=8)(["x"] * 4000, trainer_state=at[1]) != draws
-    for bad in ([], [0.5, 1.5], [[0.5]]):
-        with pytest.raises(ValueError, match="probabilities"):
-            RandomReward(bad, seed=0)
+    assert reward.__name__ == "shuffled_reward"
+    for step in range(3):
+        paid = np.array(reward(["a"] * 8, trainer_state=at[step])).reshape(2, 4)
+        # the same groups (as multisets), so the same rate and the same groups with a learning signal
+        assert sorted(map(sorted, paid.tolist())) == sorted(map(sorted, np.reshape(earned[step], (2, 4)).tolist()))
+    # which completion is paid does not depend on what was written, only on the seed and the step
+    assert reward(["x y"] * 8, trainer_state=at[1]) == reward(["z"] * 8, trainer_state=at[1])
+    draws = {tuple(ShuffledReward(earned, 4, seed)(["a"] * 8, trainer_state=at[1])) for seed in range(20)}
+    assert len(draws) > 4  # the groups and their members are really shuffled
+    with pytest.raises(ValueError, match="same steps and batch"):
+        reward(["a"] * 8, trainer_state=at[3])
+    with pytest.raises(ValueError, match="same steps and batch"):
+        reward(["a"] * 4, trainer_state=at[0])
+    with pytest.raises(ValueError, match="groups of 3"):
+        ShuffledReward(earned, group_size=3, seed=0)
 
-    # inside GRPO the step is TRL's optimizer step: rates 0, 1, 0 pay nothing, everything, nothing
-    log = RewardLog(RandomReward([0.0, 1.0, 0.0], seed=0))
+    # inside GRPO the step is TRL's optimizer step and a group is one prompt's completions
     model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
     items = [{"prompt": cs.make_prompt(c), "gold": c[0]} for c in ("37", "159", "0", "28")] * 2
+    log = RewardLog(ShuffledReward([[0] * 8, [1, 1, 1, 1, 0, 0, 0, 0], [0] * 8], group_size=4, seed=0))
     grpo(model, tokenizer, items, log, steps=3, prompts_per_step=2, generations=4, max_completion_length=3)
-    assert log.frame().groupby("step")["reward"].agg(["min", "max"]).to_numpy().tolist() == [[0, 0], [1, 1], [0, 0]]
+    frame = log.frame()
+    assert frame.groupby("step")["reward"].sum().tolist() == [0, 4, 0]
+    groups = frame[frame["step"] == 1]["reward"].to_numpy().reshape(2, 4)  # TRL's order: a group, then the next
+    assert sorted(groups.sum(axis=1).tolist()) == [0, 4]  # each group kept whole
 
 
 def test_reward_log_binds_labels_at_construction_and_rejects_clashes():

@@ -23,7 +23,7 @@ from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer
 
 RewardFunction = Callable[..., list[float]]
 
-__all__ = ["ProgressBar", "RandomReward", "RewardLog", "grpo", "sft"]
+__all__ = ["ProgressBar", "RewardLog", "ShuffledReward", "grpo", "sft"]
 
 _LOGGED = ("step", "prompt", "completion", "reward")  # RewardLog's own columns
 
@@ -93,30 +93,40 @@ class RewardLog:
         return pd.DataFrame(self.rows, columns=None if self.rows else [*self.labels, *_LOGGED])
 
 
-class RandomReward:
-    """A control reward that ignores the completion: 1 with probability `rates[step]`, else 0.
+class ShuffledReward:
+    """A control reward that ignores the completion: at each optimizer step it pays out another run's rewards
+    of that step, with GRPO's groups shuffled among themselves and each group's rewards among its members.
 
-    With `rates` set to another run's mean reward at each optimizer step, an RL run under this reward sees the
-    same reward rate and the same within-group variance (so the same size of advantages) with no signal in
-    them: what it does to the model is what RL does without the objective. Steps past the end of `rates` use
-    the last rate. Draws depend only on `seed` and the step, so a run is reproducible.
+    Given the rewards an RL run earned, step by step (`rewards[step]`, in TRL's order: one group of
+    `group_size` completions per prompt, one after another), a run under this reward sees the same rewards at
+    every step, so the same reward rate, the same groups with and without a learning signal and the same
+    sizes of advantage, with no information about which completion earned them. Draws depend only on `seed`
+    and the step, so a run is reproducible.
     """
 
-    __name__ = "random_reward"
+    __name__ = "shuffled_reward"
 
-    def __init__(self, rates: Sequence[float], seed: int):
-        self.rates = np.asarray(rates, dtype=float)
-        if self.rates.ndim != 1 or self.rates.size == 0 or not np.all((self.rates >= 0) & (self.rates <= 1)):
-            raise ValueError(f"rates must be a non-empty sequence of probabilities in [0, 1], got {rates!r}")
-        self.seed = int(seed)
+    def __init__(self, rewards: Sequence[Sequence[float]], group_size: int, seed: int):
+        if group_size < 1 or not rewards:
+            raise ValueError(f"need a positive group size and at least one step of rewards, got {group_size}")
+        self.rewards = [np.asarray(step, dtype=float) for step in rewards]
+        uneven = [i for i, step in enumerate(self.rewards) if step.ndim != 1 or step.size % group_size]
+        if uneven:
+            raise ValueError(f"the rewards of step(s) {uneven[:5]} do not split into groups of {group_size}")
+        self.group_size, self.seed = group_size, int(seed)
 
     def __call__(self, completions: list[str], **kwargs) -> list[float]:
-        """One 0/1 reward per completion, drawn at the rate of the current step (`trainer_state.global_step`)."""
+        """The rewards of the current step (`trainer_state.global_step`), shuffled; one per completion."""
         state = kwargs.get("trainer_state")
         step = state.global_step if state is not None else 0
-        rate = self.rates[min(step, self.rates.size - 1)]
+        if step >= len(self.rewards) or self.rewards[step].size != len(completions):
+            raise ValueError(
+                f"step {step} with {len(completions)} completions: the shuffled run has "
+                f"{len(self.rewards)} steps of {self.rewards[0].size} rewards; train the same steps and batch"
+            )
         rng = np.random.default_rng([self.seed, step])
-        return [float(x) for x in rng.random(len(completions)) < rate]
+        groups = rng.permutation(self.rewards[step].reshape(-1, self.group_size), axis=0)
+        return [float(x) for x in rng.permuted(groups, axis=1).ravel()]
 
 
 def _quiet() -> None:
