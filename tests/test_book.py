@@ -27,7 +27,9 @@ def printed_verdict(notebook: Path) -> tuple[str, dict[str, str]] | None:
     overall = re.search(r"^VERDICT: ([A-Z ]+?)(?:  \(|$)", text, re.MULTILINE)
     if overall is None:
         return None
-    outcomes = re.findall(r"^  (H\d+) +(REPRODUCED|PARTLY|NOT REPRODUCED)  ", text, re.MULTILINE)
+    # the first verdict's block only: a chapter may print another one later (without a seed, say)
+    block = re.match(r"(?:  .*\n)*", text[overall.end() :].split("\n", 1)[-1]).group(0)
+    outcomes = re.findall(r"^  (H\d+) +(REPRODUCED|PARTLY|NOT REPRODUCED)  ", block, re.MULTILINE)
     return overall.group(1).lower(), {name: outcome.lower() for name, outcome in outcomes}
 
 
