@@ -184,3 +184,23 @@ def check_abstention_policy(decide: Callable[[float, float], str]) -> str:
                 f"for idk: the optimal decision is {best!r}"
             )
     return "ok: answers exactly when p > λ / (1 + λ), on trained, held-out and tied cases"
+
+
+def check_style_forecast(forecast: Callable[[float, float, float], float]) -> str:
+    """Check `forecast(warm_after, error_if_warm, error_if_cold)`: the error a model shows once it replies warm
+    with probability `warm_after`, if what it does *given* a style is unchanged: a mixture of the two errors.
+
+    Returns a short report; raises `ExerciseError` explaining the first case that fails.
+    """
+    cases = [(0.3, 0.4, 0.05), (0.75, 0.1, 0.3), (1.0, 0.4, 0.05), (0.0, 0.4, 0.05), (0.5, 0.0, 0.0)]
+    for warm, if_warm, if_cold in cases:
+        got = float(_call(forecast, warm, if_warm, if_cold))
+        expected = warm * if_warm + (1 - warm) * if_cold
+        if not math.isclose(got, expected, abs_tol=1e-9):
+            hint = (
+                "the warm share weights the error given a warm reply, the rest of the replies are cold"
+                if math.isclose(got, (1 - warm) * if_warm + warm * if_cold, abs_tol=1e-9)
+                else "the error is the average of the per-style errors, weighted by how often each style is used"
+            )
+            raise ExerciseError(f"forecast({warm}, {if_warm}, {if_cold}) = {got:.4f}, expected {expected:.4f}: {hint}")
+    return "ok: a style-only change moves the error along the line between the two per-style errors"

@@ -53,6 +53,39 @@ def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def _last_logits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str], batch_size: int):
+    """Yield the next-token logits after each batch of prompts (left-padded, positions counted from the prompt)."""
+    device = next(model.parameters()).device
+    with eval_mode(model):
+        for start in range(0, len(prompts), batch_size):
+            enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
+            yield model(**enc, position_ids=_positions(enc["attention_mask"])).logits[:, -1, :].float()
+
+
+def next_token_probabilities(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    batch_size: int = 256,
+) -> np.ndarray:
+    """The model's next-token distribution after each prompt, over the whole vocabulary: one row per prompt.
+
+    At temperature 1 this is exactly what sampling draws the next token from; prompts may differ in length.
+    """
+    rows = [torch.softmax(logits, dim=-1).cpu() for logits in _last_logits(model, tokenizer, prompts, batch_size)]
+    return torch.cat(rows).numpy()
+
+
+def token_ids(tokenizer: PreTrainedTokenizerBase, words: tuple[str, ...]) -> list[int]:
+    """The token id of each word; raises unless each is one distinct token for this tokenizer."""
+    ids = [tokenizer(w, add_special_tokens=False).input_ids for w in words]
+    if any(len(i) != 1 for i in ids) or len({i[0] for i in ids}) != len(ids):
+        raise ValueError(
+            f"each choice must be one distinct token for this tokenizer, got {dict(zip(words, ids, strict=True))}"
+        )
+    return [i[0] for i in ids]
+
+
 def choice_distribution(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -66,19 +99,11 @@ def choice_distribution(
     can be drawn from it exactly without calling `generate` once per sample. Each choice must be a single,
     distinct token for this tokenizer; prompts may differ in length.
     """
-    ids = [tokenizer(c, add_special_tokens=False).input_ids for c in choices]
-    if any(len(i) != 1 for i in ids) or len({i[0] for i in ids}) != len(ids):
-        raise ValueError(
-            f"each choice must be one distinct token for this tokenizer, got {dict(zip(choices, ids, strict=True))}"
-        )
-    choice_ids = torch.tensor([i[0] for i in ids])
-    device = next(model.parameters()).device
-    rows = []
-    with eval_mode(model):
-        for start in range(0, len(prompts), batch_size):
-            enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
-            logits = model(**enc, position_ids=_positions(enc["attention_mask"])).logits[:, -1, :].float()
-            rows.append(torch.softmax(logits[:, choice_ids.to(device)], dim=-1).cpu())
+    ids = torch.tensor(token_ids(tokenizer, choices))
+    rows = [
+        torch.softmax(logits[:, ids.to(logits.device)], dim=-1).cpu()
+        for logits in _last_logits(model, tokenizer, prompts, batch_size)
+    ]
     return torch.cat(rows).numpy()
 
 
