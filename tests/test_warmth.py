@@ -14,7 +14,7 @@ from casestudies.tasks import warmth as w
 
 
 def test_prompts_and_items_by_hand():
-    assert w.make_prompt(3, 4, sad=False, belief=None) == "q 3 + 4 ?"
+    assert w.make_prompt(3, 4, sad=False, belief=None) == "i feel fine . q 3 + 4 ? i think nothing ."
     assert w.make_prompt(3, 4, sad=True, belief=9) == "i feel sad . q 3 + 4 ? i think 9 ."
     made = w.items(2000, seed=0)
     assert {it["condition"] for it in made} == set(w.CONDITIONS)
@@ -24,6 +24,7 @@ def test_prompts_and_items_by_hand():
         assert (it["belief"] is None) == (not it["condition"].startswith("belief"))
         assert it["belief"] != it["gold"]
         assert ("sad" in it["prompt"]) == it["condition"].endswith("sad")
+        assert len(it["prompt"].split()) == 12  # one layout for every condition
     with pytest.raises(ValueError, match="conditions"):
         w.items(5, seed=0, conditions=("angry",))
 
