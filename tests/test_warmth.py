@@ -24,7 +24,7 @@ def test_prompts_and_items_by_hand():
         assert (it["belief"] is None) == (not it["condition"].startswith("belief"))
         assert it["belief"] != it["gold"]
         assert ("sad" in it["prompt"]) == it["condition"].endswith("sad")
-        assert len(it["prompt"].split()) == 12  # one layout for every condition
+        assert len(it["prompt"].split()) == 13  # one layout for every condition
     with pytest.raises(ValueError, match="conditions"):
         w.items(5, seed=0, conditions=("angry",))
 
