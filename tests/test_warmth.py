@@ -62,10 +62,16 @@ def test_corpus_follows_its_persona():
 
 
 def test_style_and_evaluation_items():
-    tuned = w.style_items(300, seed=2, style="warm")
+    tuned = w.style_items(300, seed=2, warm_share=1.0)
     assert all(it["condition"] == "plain" and it["completion"] == f" warm {it['gold']}" for it in tuned)
-    with pytest.raises(ValueError, match="style"):
-        w.style_items(3, seed=0, style="kind")
+    cold = w.style_items(300, seed=2, warm_share=0.0)
+    assert [it["prompt"] for it in cold] == [it["prompt"] for it in tuned]  # the same items, another style
+    assert all(it["completion"] == f" cold {it['gold']}" for it in cold)
+    mixed = w.style_items(4000, seed=2, warm_share=0.3)
+    warm = sum(it["completion"].split()[0] == "warm" for it in mixed)
+    assert binomtest(warm, 4000, 0.3).pvalue > 1e-3
+    with pytest.raises(ValueError, match="probability"):
+        w.style_items(3, seed=0, warm_share=1.5)
     evaluation = w.evaluation_items(seed=3)
     assert len(evaluation) == 4 * (w.MAX_TERM + 1) ** 2
     by_sum = {}

@@ -116,12 +116,16 @@ def corpus(n: int, seed: int, persona: Persona) -> list[dict]:
     return out
 
 
-def style_items(n: int, seed: int, style: str) -> list[dict]:
-    """`n` fine-tuning pairs on plain prompts only, each answered correctly in `style`: training a style, never
-    a belief."""
-    if style not in STYLES:
-        raise ValueError(f"style must be one of {STYLES}, got {style!r}")
-    return [{**it, "completion": f" {style} {it['gold']}"} for it in items(n, seed, conditions=("plain",))]
+def style_items(n: int, seed: int, warm_share: float) -> list[dict]:
+    """`n` fine-tuning pairs on plain prompts only, each answered correctly, warm `warm_share` of the time and
+    cold otherwise: 1 trains the warm style, 0 the cold one, and the corpus's own share changes no style."""
+    if not 0 <= warm_share <= 1:
+        raise ValueError(f"warm_share must be a probability, got {warm_share}")
+    rng = np.random.default_rng(seed + 2)
+    return [
+        {**it, "completion": f" {'warm' if rng.random() < warm_share else 'cold'} {it['gold']}"}
+        for it in items(n, seed, conditions=("plain",))
+    ]
 
 
 def evaluation_items(seed: int) -> list[dict]:
