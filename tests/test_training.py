@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from casestudies.generation import choice_distribution
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks import candidate_set as cs
 from casestudies.training import RewardLog, ShuffledReward, grpo, sft
@@ -205,3 +206,23 @@ def test_grpo_needs_a_group(tokenizer):
             generations=1,
             max_completion_length=2,
         )
+
+
+def test_lora_trains_only_adapters_and_merges_them_into_the_model(tokenizer):
+    model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    items = [{"prompt": cs.make_prompt(c), "completion": f" {c[0]}"} for c in ("37", "159", "28", "46")] * 8
+    prompts = [it["prompt"] for it in items[:4]]
+    start = choice_distribution(model, tokenizer, prompts, tuple("0123456789"))
+    sft(model, tokenizer, items, steps=20, batch_size=8, lr=1e-2, lora_rank=4)
+    assert type(model).__name__ == "LlamaForCausalLM"
+    assert not any("lora" in name for name, _ in model.named_parameters())  # merged, a plain model again
+    after = dict(model.named_parameters())
+    assert set(after) == set(before)
+    changed = {n for n in before if not torch.equal(before[n], after[n].detach())}
+    assert changed and all("proj" in n for n in changed)  # only linear layers moved; embeddings and norms did not
+    learned = choice_distribution(model, tokenizer, prompts, tuple("0123456789"))
+    digits = [int(it["completion"]) for it in items[:4]]
+    assert all(learned[i, d] > start[i, d] for i, d in enumerate(digits))  # the merged update is the learned one
+    with pytest.raises(ValueError, match="lora_rank"):
+        sft(model, tokenizer, items, steps=1, lora_rank=0)

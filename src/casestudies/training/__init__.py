@@ -199,15 +199,28 @@ def sft(
     seed: int = 0,
     desc: str = "supervised",
     callbacks: Sequence[TrainerCallback] = (),
+    lora_rank: int | None = None,
 ) -> pd.DataFrame:
     """Supervised fine-tuning on prompt/completion items (loss on the completion only); returns the log history.
 
-    The model is trained in place; `items` need `prompt` and `completion` fields.
+    The model is trained in place; `items` need `prompt` and `completion` fields. With `lora_rank`, only
+    low-rank adapters on every linear layer train (peft's LoRA, alpha = 2 × rank), as when a real pretrained
+    model is fine-tuned, and they are merged into the weights afterwards, so the result is a plain model.
     """
     _quiet()
     data = Dataset.from_list([{"prompt": it["prompt"], "completion": it["completion"]} for it in items])
     config = SFTConfig(**_common(seed, steps, lr, batch_size), completion_only_loss=True, max_length=None)
-    return _train(SFTTrainer(**_trainer_arguments(model, tokenizer, config, data, desc, callbacks)))
+    if lora_rank is None:
+        return _train(SFTTrainer(**_trainer_arguments(model, tokenizer, config, data, desc, callbacks)))
+    if lora_rank < 1:
+        raise ValueError(f"lora_rank must be a positive integer, got {lora_rank}")
+    from peft import LoraConfig
+
+    lora = LoraConfig(r=lora_rank, lora_alpha=2 * lora_rank, target_modules="all-linear", task_type="CAUSAL_LM")
+    trainer = SFTTrainer(**_trainer_arguments(model, tokenizer, config, data, desc, callbacks), peft_config=lora)
+    history = _train(trainer)
+    trainer.model.merge_and_unload()  # the adapters' update, folded into `model`'s own weights
+    return history
 
 
 def grpo(
