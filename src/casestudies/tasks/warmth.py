@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
+from scipy.stats import norm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from casestudies.generation import next_token_probabilities, token_ids
+from casestudies.generation import completion_logprobs, next_token_probabilities, token_ids
 
 CONDITIONS = ("plain", "sad", "belief", "belief + sad")
 STYLES = ("warm", "cold")
@@ -195,8 +197,6 @@ def paired_items_needed(effect: float, discordant: float, alpha: float = 0.05, p
     approximation to McNemar's test, n = (z_α/2 √d + z_β √(d − e²))² / e²."""
     if not 0 < effect <= discordant <= 1:
         raise ValueError(f"need 0 < effect ≤ discordant share ≤ 1, got {effect} and {discordant}")
-    from scipy.stats import norm
-
     z_a, z_b = norm.ppf(1 - alpha / 2), norm.ppf(power)
     return math.ceil((z_a * math.sqrt(discordant) + z_b * math.sqrt(discordant - effect**2)) ** 2 / effect**2)
 
@@ -238,7 +238,7 @@ def conversation_evaluation(seed: int) -> list[dict]:
         {
             **it,
             "prompt": conversation_prompt(
-                *it["terms"], it["condition"].endswith("sad"), it["belief"] and int(it["belief"])
+                *it["terms"], it["condition"].endswith("sad"), None if it["belief"] is None else int(it["belief"])
             ),
         }
         for it in evaluation_items(seed)
@@ -254,8 +254,6 @@ def forced_choice_error(
     A real model's free-text reply cannot be summed over exactly; this two-way choice is what its answer
     sentence prefers, whatever style it would open with.
     """
-    from casestudies.generation import completion_logprobs
-
     prompts = [it["prompt"] for it in evaluation]
 
     def answer(it: dict, value: str) -> str:
@@ -264,4 +262,4 @@ def forced_choice_error(
 
     wrong = completion_logprobs(model, tokenizer, prompts, [answer(it, it["wrong"]) for it in evaluation]).numpy()
     right = completion_logprobs(model, tokenizer, prompts, [answer(it, it["gold"]) for it in evaluation]).numpy()
-    return 1 / (1 + np.exp(right - wrong))
+    return expit(wrong - right)
