@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from casestudies.generation import choice_distribution, completion_logprobs, sample
+from casestudies.generation import choice_distribution, completion_logprobs, greedy, sample
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks import candidate_set as cs
 
@@ -108,3 +108,16 @@ def test_completion_logprobs_rows_do_not_depend_on_the_batch(any_model, tokenize
             logp = torch.log_softmax(model(torch.tensor([p_ids + c_ids])).logits[0], dim=-1)
         expected = sum(logp[len(p_ids) - 1 + j, t].item() for j, t in enumerate(c_ids))
         assert got.item() == pytest.approx(expected, abs=1e-4)
+
+
+def test_greedy_takes_the_most_likely_token_at_every_step(any_model, tokenizer):
+    texts = greedy(any_model, tokenizer, PROMPTS, max_new_tokens=3, batch_size=3)
+    for prompt, text in zip(PROMPTS, texts, strict=True):
+        ids = tokenizer(prompt).input_ids
+        for _ in range(3):  # by hand, one prompt at a time, without padding
+            with torch.no_grad():
+                ids.append(int(any_model(torch.tensor([ids])).logits[0, -1].argmax()))
+            if ids[-1] == tokenizer.eos_token_id:
+                break
+        expected = tokenizer.decode(ids[len(tokenizer(prompt).input_ids) :], skip_special_tokens=True)
+        assert text == expected

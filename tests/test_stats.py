@@ -381,6 +381,10 @@ def test_jobs_unpack_their_arguments_keep_their_order_and_are_named_when_they_fa
     with pytest.raises(ValueError, match="bad size") as parallel:
         map_jobs(scaled, [(1, "small"), (2, "bad")], parallel=True)
     assert "raised by job (2, 'bad') (map_jobs" in parallel.value.__notes__[0]
+    weights = {"w": np.zeros(1000)}  # a job that carries data is named by its plain values and the data's type
+    with pytest.raises(ValueError, match="bad size") as carrying:
+        map_jobs(lambda seed, names, data: scaled(seed, names[0]), [(2, ("bad", "x"), weights)], parallel=False)
+    assert carrying.value.__notes__ == ["raised by job (2, ('bad', 'x'), dict) (map_jobs, in this process)"]
 
 
 def test_one_seed_never_starts_a_worker():

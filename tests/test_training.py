@@ -226,3 +226,33 @@ def test_lora_trains_only_adapters_and_merges_them_into_the_model(tokenizer):
     assert all(learned[i, d] > start[i, d] for i, d in enumerate(digits))  # the merged update is the learned one
     with pytest.raises(ValueError, match="lora_rank"):
         sft(model, tokenizer, items, steps=1, lora_rank=0)
+
+
+def test_grpo_can_leave_cut_off_completions_out_of_the_loss(tokenizer):
+    """A reward for a first word of 7, with room for one token only: every completion but an immediate end of
+    sequence is cut off. Unmasked, the policy learns to say 7; masked, only the (unrewarded) immediate ends are
+    left in the loss, and the probability of 7 barely moves."""
+    prompt = cs.make_prompt("37")
+
+    def likes_seven(completions, **_):
+        return [1.0 if c.split()[:1] == ["7"] else 0.0 for c in completions]
+
+    moved = {}
+    for mask in (False, True):
+        model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
+        before = prob_of(model, tokenizer, prompt, "7")
+        grpo(
+            model,
+            tokenizer,
+            [{"prompt": prompt}] * 4 * 10,
+            likes_seven,
+            steps=10,
+            prompts_per_step=4,
+            generations=8,
+            max_completion_length=1,
+            lr=1e-2,
+            mask_truncated=mask,
+        )
+        moved[mask] = prob_of(model, tokenizer, prompt, "7") - before
+    assert moved[False] > before
+    assert abs(moved[True]) < 0.2 * moved[False]

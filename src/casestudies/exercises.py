@@ -204,3 +204,35 @@ def check_style_forecast(forecast: Callable[[float, float, float], float]) -> st
             )
             raise ExerciseError(f"forecast({warm}, {if_warm}, {if_cold}) = {got:.4f}, expected {expected:.4f}: {hint}")
     return "ok: a style-only change moves the error along the line between the two per-style errors"
+
+
+def check_group_advantages(advantages: Callable[[np.ndarray, bool], np.ndarray]) -> str:
+    """Check `advantages(rewards, scale)`: GRPO's advantages for one group, r − mean, divided by the group's
+    standard deviation (Bessel-corrected, + 1e-4, as TRL does) when `scale` is true.
+
+    Returns a short report; raises `ExerciseError` explaining the first case that fails.
+    """
+    from casestudies.tasks.running_sums import group_advantages
+
+    cases = [[1, 0, 0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0.5, 1.0, 0.0]]
+    for rewards in cases:
+        for scale in (False, True):
+            r = np.array(rewards, dtype=float)
+            got = np.asarray(_call(advantages, r.copy(), scale), dtype=float)
+            expected = group_advantages(r, scale)
+            if got.shape != r.shape or not np.all(np.isfinite(got)):
+                raise ExerciseError(
+                    f"advantages({rewards}, {scale}) = {got.tolist()}: expected {r.size} finite numbers "
+                    "(a group whose rewards are all equal has zero advantages, not NaN)"
+                )
+            if not np.allclose(got, expected, atol=1e-3):
+                hint = (
+                    "use the sample standard deviation (ddof=1), as TRL does"
+                    if scale and np.allclose(got, (r - r.mean()) / (r.std() + 1e-4), atol=1e-3)
+                    else "centre on the group's mean; divide by its standard deviation only when scale is true"
+                )
+                raise ExerciseError(
+                    f"advantages({rewards}, {scale}) = {np.round(got, 3).tolist()}, "
+                    f"expected {np.round(expected, 3).tolist()}: {hint}"
+                )
+    return "ok: centred on the group's mean, scaled by its standard deviation when asked, zero for equal rewards"

@@ -47,6 +47,30 @@ def sample(
         yield from zip(texts, first, strict=True)
 
 
+@torch.no_grad()
+def greedy(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    max_new_tokens: int,
+    batch_size: int = 256,
+) -> list[str]:
+    """The greedy completion of each prompt (the most likely token at every step), at most `max_new_tokens`.
+
+    What a model does when it is not sampled: the usual way to read off a capability, free of sampling noise.
+    """
+    device = next(model.parameters()).device
+    texts: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
+        with eval_mode(model):
+            out = model.generate(
+                **enc, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id
+            )
+        texts += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    return texts
+
+
 def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
     """Position ids that start at 0 on each row's first real token, so left padding does not shift them."""
     return (attention_mask.cumsum(-1) - 1).clamp(min=0)

@@ -358,9 +358,19 @@ def map_jobs(fn: Callable[..., T], jobs: Sequence[tuple], parallel: bool = True)
     return _map(fn, [tuple(job) for job in jobs], parallel, "job", "map_jobs")
 
 
+def _label(job: tuple) -> str:
+    """A job as progress bars and error notes name it: its plain values (numbers, text, tuples of them), with
+    anything else (model weights, say) shown by its type, so a label stays one short line."""
+
+    def plain(x) -> bool:
+        return isinstance(x, str | int | float) or (isinstance(x, tuple) and all(map(plain, x)))
+
+    return "(" + ", ".join(repr(x) if plain(x) else type(x).__name__ for x in job) + ")"
+
+
 def _map(fn: Callable[..., T], items: list[tuple], parallel: bool, kind: str, caller: str) -> list[T]:
     def name(item: tuple) -> str:
-        return f"{kind} {item[0] if kind == 'seed' else item}"
+        return f"{kind} {item[0] if kind == 'seed' else _label(item)}"
 
     workers = workers_for(len(items)) if parallel else 1
     started = time.time()

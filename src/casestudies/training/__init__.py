@@ -235,6 +235,7 @@ def grpo(
     lr: float = 1e-3,
     beta: float = 0.0,
     scale_rewards: str = "none",
+    mask_truncated: bool = False,
     temperature: float = 1.0,
     seed: int = 0,
     desc: str = "GRPO",
@@ -246,6 +247,7 @@ def grpo(
     per generation batch (on-policy). Extra item fields (e.g. `gold`) reach the reward functions as keyword
     arguments (wrap a reward in `RewardLog` to record every completion). `beta > 0` adds a KL penalty to the
     policy as it was when this call started. Rewards are not std-scaled by default (Dr. GRPO; the RLCR paper).
+    With `mask_truncated`, completions cut off at `max_completion_length` are left out of the loss.
     """
     _quiet()
     if generations < 2:
@@ -257,6 +259,7 @@ def grpo(
         max_completion_length=max_completion_length,
         beta=beta,
         scale_rewards=scale_rewards,
+        mask_truncated_completions=mask_truncated,
         temperature=temperature,
         steps_per_generation=1,
         num_iterations=1,
