@@ -10,7 +10,7 @@ import torch
 from casestudies.generation import choice_distribution
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks import candidate_set as cs
-from casestudies.training import RewardLog, ShuffledReward, grpo, sft
+from casestudies.training import RewardLog, ShuffledReward, StopWhen, grpo, sft
 
 
 @pytest.fixture(scope="module")
@@ -256,3 +256,36 @@ def test_grpo_can_leave_cut_off_completions_out_of_the_loss(tokenizer):
         moved[mask] = prob_of(model, tokenizer, prompt, "7") - before
     assert moved[False] > before
     assert abs(moved[True]) < 0.2 * moved[False]
+
+
+def test_stop_when_ends_training_at_the_first_check_that_passes(tokenizer):
+    items = cs.warmup_items(40 * 16, (1, 2), seed=0)
+    checks = []
+
+    def after_three_checks(model):
+        checks.append(model.training)
+        return len(checks) == 3
+
+    stop = StopWhen(after_three_checks, every=5)
+    history = sft(
+        tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0),
+        tokenizer,
+        items,
+        steps=40,
+        batch_size=16,
+        callbacks=[stop],
+    )
+    assert stop.stopped_at == 15 and history["step"].max() == 15
+    assert checks == [True, True, True]  # asked with the model as training left it
+    never = StopWhen(lambda model: False, every=5)
+    sft(
+        tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0),
+        tokenizer,
+        items[:160],
+        steps=10,
+        batch_size=16,
+        callbacks=[never],
+    )
+    assert never.stopped_at is None
+    with pytest.raises(ValueError, match="every"):
+        StopWhen(lambda model: True, every=0)

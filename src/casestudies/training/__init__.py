@@ -23,7 +23,7 @@ from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer
 
 RewardFunction = Callable[..., list[float]]
 
-__all__ = ["ProgressBar", "RewardLog", "ShuffledReward", "grpo", "sft"]
+__all__ = ["ProgressBar", "RewardLog", "ShuffledReward", "StopWhen", "grpo", "sft"]
 
 _LOGGED = ("step", "prompt", "completion", "reward")  # RewardLog's own columns
 
@@ -47,6 +47,23 @@ class ProgressBar(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self.bar.close()
+
+
+class StopWhen(TrainerCallback):
+    """Stop training once `done(model)` is true, asking every `every` optimizer steps: "train until the model
+    has learned the task", with the step count as a ceiling. `stopped_at` is the step it stopped at (None if it
+    never did). `done` should put the model back in training mode if it changes it (the generation helpers do).
+    """
+
+    def __init__(self, done: Callable[[PreTrainedModel], bool], every: int):
+        if every < 1:
+            raise ValueError(f"every must be a positive number of steps, got {every}")
+        self.done, self.every, self.stopped_at = done, every, None
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step % self.every == 0 and self.done(model):
+            self.stopped_at = state.global_step
+            control.should_training_stop = True
 
 
 class RewardLog:
