@@ -3,11 +3,13 @@
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import seaborn as sns
 
-from casestudies import plots
+from casestudies import plots, stats
 
 
 def test_reliability_diagram_writes_each_bins_count_and_wraps_panels():
@@ -37,3 +39,14 @@ def test_arm_palette_gives_distinct_colours_in_a_fixed_order():
     assert plots.arm_palette(["a", "b"]) == {k: palette[f"arm {i}"] for i, k in enumerate("ab")}
     with pytest.raises(ValueError, match="at most 10"):
         plots.arm_palette(range(11))
+
+
+def test_seed_interval_is_the_verdicts_t_interval_and_seaborn_draws_it():
+    values = [0.2, 0.5, 0.4, 0.9, 0.6]
+    assert plots.seed_interval(values) == pytest.approx(stats.t_interval(values)[1:])
+    frame = pd.DataFrame({"x": [0] * 5 + [1] * 5, "y": values + [v + 1 for v in values]})
+    ax = sns.lineplot(data=frame, x="x", y="y", errorbar=plots.seed_interval)
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    low, high = stats.t_interval(values)[1:]
+    assert band.min() == pytest.approx(low) and band.max() == pytest.approx(high + 1)
+    plt.close(ax.figure)

@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from casestudies.metrics import reliability_bins
-from casestudies.stats import REPRODUCED, Verdict
+from casestudies.stats import REPRODUCED, Verdict, t_interval
 
 OUTCOME_COLOURS = {REPRODUCED: "#1b7837", "partly": "#dfa800", "not reproduced": "#b2182b"}
 
@@ -32,6 +32,13 @@ def arm_palette(arms) -> dict:
         raise ValueError(f"at most {len(_ARM_ORDER)} arms get distinct colours, got {len(arms)}")
     colours = sns.color_palette("colorblind", len(_ARM_ORDER))
     return {arm: colours[i] for arm, i in zip(arms, _ARM_ORDER, strict=False)}
+
+
+def seed_interval(values) -> tuple[float, float]:
+    """A seaborn `errorbar=` callable: the Student-t 95% interval of the mean, the verdict's own rule. Give it one
+    value per seed (aggregate within each seed first), or the band would count correlated samples as seeds."""
+    _, low, high = t_interval(values)
+    return low, high
 
 
 def training_curves(
