@@ -24,6 +24,11 @@ def prob_of(model, tokenizer, prompt: str, token: str) -> float:
     return float(torch.softmax(logits, -1)[tokenizer.convert_tokens_to_ids(token)])
 
 
+def likes_seven(completions, **_):
+    """A reward for a first word of 7."""
+    return [1.0 if c.split()[:1] == ["7"] else 0.0 for c in completions]
+
+
 def test_sft_lowers_the_loss(tokenizer):
     model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
     history = sft(model, tokenizer, cs.warmup_items(40 * 16, (1, 2), seed=0), steps=40, batch_size=16, lr=3e-3)
@@ -36,9 +41,6 @@ def test_grpo_moves_the_policy_towards_its_reward(tokenizer, beta):
     model.config._name_or_path = "org/pretrained-name"  # as if loaded from the Hub
     prompt = cs.make_prompt("37")
     before = prob_of(model, tokenizer, prompt, "7")
-
-    def likes_seven(completions, **_):
-        return [1.0 if c.split()[:1] == ["7"] else 0.0 for c in completions]
 
     items = [{"prompt": prompt, "gold": "7"}] * 4 * 30
     history = grpo(
@@ -233,9 +235,6 @@ def test_grpo_can_leave_cut_off_completions_out_of_the_loss(tokenizer):
     sequence is cut off. Unmasked, the policy learns to say 7; masked, only the (unrewarded) immediate ends are
     left in the loss, and the probability of 7 barely moves."""
     prompt = cs.make_prompt("37")
-
-    def likes_seven(completions, **_):
-        return [1.0 if c.split()[:1] == ["7"] else 0.0 for c in completions]
 
     moved = {}
     for mask in (False, True):
