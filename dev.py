@@ -1,6 +1,7 @@
 """Set up, test, build and run the book with nothing but Python >= 3.11.
 
     python dev.py book [--scale smoke|cpu|gpu]   set up, (re-execute chapters,) build the site
+    python dev.py book --student                 the same site with the exercises' solutions left out
     python dev.py test                           set up, then lint, unit tests, notebooks at smoke, book build
     python dev.py run 01 --scale cpu             re-execute one chapter, replacing it only if every cell ran
     python dev.py setup                          only create .venv and install
@@ -21,6 +22,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +36,7 @@ TORCH_CPU = "torch==2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 BUILD = ROOT / "_build"
 BOOK_HTML = BUILD / "html" / "index.html"
+STUDENT_DIR = BUILD / "student"  # the student site: `_build/student/_build/html/`, solutions left out
 SMOKE_DIR = BUILD / "smoke"  # executed copies of smoke runs: the committed notebooks keep their cpu outputs
 FAILED_DIR = BUILD / "failed"  # executed copies of runs where a cell failed, for inspection
 EXECUTING_DIR = BUILD / "executing"  # runs in progress (same disk as the notebooks, so the final move is atomic)
@@ -278,11 +281,69 @@ def chapters() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 
 
-def build_book() -> None:
-    """Build the site from the committed outputs, warnings as errors."""
-    jupyter_book = Path(python()).with_name("jupyter-book")  # the package has no `python -m` entry point
-    sh(str(jupyter_book), "build", ".", "-W", "--keep-going")
-    print(f"\nThe book is at {BOOK_HTML}")
+def student_config(config: str) -> str:
+    """The book's `_config.yml` text with sphinx-exercise's `hide_solutions` switched on and the pages' sources
+    left out of the site."""
+    anchor = "\nsphinx:\n"
+    start = config.find(anchor)
+    at = config.find("\n  config:\n", start)
+    if start < 0 or at < 0:
+        raise SystemExit("_config.yml has no `sphinx: config:` section to switch solutions off in")
+    at += len("\n  config:\n")
+    # The pages' sources (`_sources/`, which the download button serves) would carry the solutions: they are not
+    # copied, and the button goes; `recursive_update` merges that one theme option into the book's own.
+    student = "    hide_solutions: true\n    html_copy_source: false\n    html_theme_options:\n"
+    student += "      use_download_button: false\n"
+    head = config[: start + len(anchor)] + "  recursive_update: true\n" + config[start + len(anchor) : at]
+    return head + student + config[at:]
+
+
+def check_site(html: Path, solutions: bool) -> None:
+    """Check a built site: every page that shows math loads MathJax from the site itself (so formulas render
+    without a network), and the exercises' solutions are there or, in the student site, absent."""
+    pages = sorted(html.rglob("*.html"))
+    if not pages:
+        raise SystemExit(f"no pages in {relative(html)}")
+    problems = []
+    solved = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        mathjax = re.findall(r'<script[^>]*\ssrc="([^"]*mathjax[^"]*)"', text, flags=re.IGNORECASE)
+        remote = [src for src in mathjax if "://" in src or src.startswith("//")]
+        if remote or ('class="math' in text and not any(src.endswith("mathjax/tex-chtml.js") for src in mathjax)):
+            problems.append(f"{relative(page)} does not load MathJax from the site ({remote or 'no script'})")
+        solved += text.count('class="solution')
+    solved += sum(
+        "{solution}" in source.read_text(encoding="utf-8", errors="replace")
+        for source in html.glob("_sources/**/*")
+        if source.is_file()
+    )
+    if not (html / "_static" / "mathjax" / "tex-chtml.js").is_file():
+        problems.append(f"{relative(html)}/_static/mathjax/tex-chtml.js is missing")
+    if solutions and not solved:
+        problems.append("no exercise solution in the site")
+    if not solutions and solved:
+        problems.append(f"{solved} exercise solution(s) in the student site")
+    if problems:
+        raise SystemExit("the site fails its checks:\n  " + "\n  ".join(problems))
+
+
+def build_book(student: bool = False) -> None:
+    """Build the site from the committed outputs, warnings as errors, and check it (`check_site`). With
+    `student`, the exercises' solutions are left out and the site goes to `_build/student/`."""
+    jupyter_book = str(Path(python()).with_name("jupyter-book"))  # the package has no `python -m` entry point
+    if not student:
+        sh(jupyter_book, "build", ".", "-W", "--keep-going")
+        check_site(BOOK_HTML.parent, solutions=True)
+        print(f"\nThe book is at {BOOK_HTML}")
+        return
+    STUDENT_DIR.mkdir(parents=True, exist_ok=True)
+    config = STUDENT_DIR / "_config.yml"
+    config.write_text(student_config((ROOT / "_config.yml").read_text(encoding="utf-8")), encoding="utf-8")
+    sh(jupyter_book, "build", ".", "-W", "--keep-going", "--config", str(config), "--path-output", str(STUDENT_DIR))
+    html = STUDENT_DIR / "_build" / "html"
+    check_site(html, solutions=False)
+    print(f"\nThe student book (no solutions) is at {html / 'index.html'}")
 
 
 def test() -> None:
@@ -303,6 +364,7 @@ def test() -> None:
             env={"CASESTUDIES_SCALE": "smoke", "CASESTUDIES_RESULTS_DIR": results},
         )
     build_book()
+    build_book(student=True)
 
 
 def execute_book(scale: str) -> None:
@@ -326,6 +388,7 @@ def main() -> None:
     parser.add_argument("command", choices=["setup", "book", "test", "run", "settle"])
     parser.add_argument("chapter", nargs="?", help="with `run`: the chapter number, e.g. 01")
     parser.add_argument("--scale", choices=["smoke", "cpu", "gpu"], help="re-execute chapters at this scale")
+    parser.add_argument("--student", action="store_true", help="with `book`: leave the exercises' solutions out")
     args = parser.parse_args()
     if args.command == "settle":  # re-store the outputs of already executed notebooks; needs no set-up
         for notebook in [*chapters(), ROOT / "book" / "scorecard.ipynb"]:
@@ -335,7 +398,7 @@ def main() -> None:
     if args.command == "book":
         if args.scale:
             execute_book(args.scale)
-        build_book()
+        build_book(student=args.student)
     elif args.command == "test":
         test()
     elif args.command == "run":

@@ -55,3 +55,16 @@ def test_the_printed_verdict_is_the_committed_results_file(notebook):
     assert record["chapter"] == notebook.stem and record["scale"] != "smoke"
     assert overall == record["verdict"]
     assert outcomes == {h["name"]: h["outcome"] for h in record["hypotheses"]}
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_the_colab_install_cell_installs_from_the_books_repository(notebook):
+    """The repository is named once, in `_config.yml` (it sets the launch and repository buttons too): each
+    chapter's first code cell installs the package from there, so publishing elsewhere is a one-line change
+    plus this test's list of failures."""
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    cells = json.loads(notebook.read_text())["cells"]
+    first = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    installs = re.findall(r'"casestudies @ git\+([^"]+)"', first)
+    assert installs == [url], f"{notebook.name} installs from {installs}, the book's repository is {url}"
+    assert 'if "google.colab" in sys.modules:' in first  # only in Colab: elsewhere the package is installed

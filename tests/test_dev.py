@@ -258,3 +258,59 @@ def test_the_book_run_tries_every_chapter_and_skips_the_scorecard_after_a_failur
     with pytest.raises(SystemExit, match=r"02-b\.ipynb"):
         dev.execute_book("cpu")
     assert tried == ["01-a.ipynb", "02-b.ipynb", "03-c.ipynb"]
+
+
+# The built site: math from the site itself, and a student site without the exercises' solutions.
+
+
+def test_student_config_only_hides_solutions_and_sources():
+    yaml = pytest.importorskip("yaml")
+    book = (dev.ROOT / "_config.yml").read_text(encoding="utf-8")
+    original, student = yaml.safe_load(book), yaml.safe_load(dev.student_config(book))
+    config = student["sphinx"].pop("config")
+    assert config.pop("hide_solutions") is True and config.pop("html_copy_source") is False
+    assert config.pop("html_theme_options") == {"use_download_button": False}
+    assert student["sphinx"].pop("recursive_update") is True  # merged into the theme's options, not replacing them
+    assert config == original["sphinx"].pop("config") and student == original
+    with pytest.raises(SystemExit, match="sphinx: config:"):
+        dev.student_config("title: x\n")
+
+
+def site(root, page: str, solution_source: bool = False):
+    """A built site of one page, with MathJax shipped in `_static/`."""
+    (root / "_static" / "mathjax").mkdir(parents=True)
+    (root / "_static" / "mathjax" / "tex-chtml.js").write_text("// MathJax")
+    (root / "page.html").write_text(page)
+    if solution_source:
+        (root / "_sources").mkdir()
+        (root / "_sources" / "page.ipynb").write_text('{"source": "```{solution} ex-1"}')
+    return root
+
+
+LOCAL = '<script defer="defer" src="_static/mathjax/tex-chtml.js"></script>'
+MATH = '<span class="math notranslate nohighlight">\\(p\\)</span>'
+SOLUTION = '<div class="solution dropdown admonition" id="s-1">'
+
+
+def test_check_site_accepts_local_math_and_counts_solutions(tmp_path):
+    full = site(tmp_path / "full", LOCAL + MATH + SOLUTION)
+    dev.check_site(full, solutions=True)
+    with pytest.raises(SystemExit, match="1 exercise solution"):
+        dev.check_site(full, solutions=False)
+    dev.check_site(site(tmp_path / "student", LOCAL + MATH), solutions=False)
+    with pytest.raises(SystemExit, match="no exercise solution"):
+        dev.check_site(site(tmp_path / "none", LOCAL + MATH), solutions=True)
+    with pytest.raises(SystemExit, match="1 exercise solution"):  # a page's source would give it away
+        dev.check_site(site(tmp_path / "sources", LOCAL + MATH, solution_source=True), solutions=False)
+
+
+def test_check_site_rejects_math_from_the_network(tmp_path):
+    cdn = '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>'
+    with pytest.raises(SystemExit, match="does not load MathJax from the site"):
+        dev.check_site(site(tmp_path / "cdn", cdn + MATH + SOLUTION), solutions=True)
+    with pytest.raises(SystemExit, match="does not load MathJax from the site"):
+        dev.check_site(site(tmp_path / "none", MATH + SOLUTION), solutions=True)
+    missing = site(tmp_path / "missing", LOCAL + MATH + SOLUTION)
+    (missing / "_static" / "mathjax" / "tex-chtml.js").unlink()
+    with pytest.raises(SystemExit, match=r"tex-chtml\.js is missing"):
+        dev.check_site(missing, solutions=True)
