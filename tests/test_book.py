@@ -68,3 +68,15 @@ def test_the_colab_install_cell_installs_from_the_books_repository(notebook):
     installs = re.findall(r'"casestudies @ git\+([^"]+)"', first)
     assert installs == [url], f"{notebook.name} installs from {installs}, the book's repository is {url}"
     assert 'if "google.colab" in sys.modules:' in first  # only in Colab: elsewhere the package is installed
+
+
+def test_the_hosted_workflow_runs_the_local_ci_command_and_publishes_its_site():
+    """The code host's workflow cannot run here; it must at least run what CI runs here and publish the site
+    that command builds, so that a green CI here and a green workflow there mean the same thing."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    assert [s["run"] for s in steps if "run" in s] == ["bash .ci/run"]
+    assert "python3 dev.py test" in (ROOT / ".ci" / "run").read_text()
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "_build/html"
+    assert workflow["jobs"]["publish"]["needs"] == "test"
