@@ -4,6 +4,8 @@
     python dev.py book --student                 the same site with the exercises' solutions left out
     python dev.py test                           set up, then lint, unit tests, notebooks at smoke, book build
     python dev.py run 01 --scale cpu             re-execute one chapter, replacing it only if every cell ran
+    python dev.py colab 01                       run a chapter as Colab would: a fresh environment with only
+                                                 torch and Jupyter, the package installed by its first cell
     python dev.py setup                          only create .venv and install
     python dev.py settle                         store executed notebooks' progress bars as finally shown
 
@@ -156,15 +158,7 @@ def setup() -> None:
         print(f"creating {VENV}", flush=True)
         venv.create(VENV, with_pip=True)
     py = python()
-    has_torch = subprocess.run([py, "-c", "import torch"], capture_output=True).returncode == 0
-    if not has_torch:
-        # A CPU wheel on local disk (found through pip's find-links) first, its dependencies from the usual
-        # index; else the PyTorch CPU index. Never PyPI's default Linux wheel, a multi-GB CUDA build.
-        local = [py, "-m", "pip", "install", "-q", "--no-index", "--no-deps", TORCH_CPU]
-        if subprocess.run(local, cwd=ROOT, capture_output=True).returncode == 0:
-            sh(py, "-m", "pip", "install", "-q", TORCH_CPU)
-        else:
-            sh(py, "-m", "pip", "install", "-q", TORCH_CPU, "--index-url", TORCH_CPU_INDEX)
+    install_torch(py)
     stamp, expected = stamp_file(), current_stamp(py)
     installed = [py, "-c", "import importlib.metadata as m; m.version('casestudies')"]
     if not needs_install(stamp, expected) and subprocess.run(installed, capture_output=True).returncode == 0:
@@ -175,6 +169,57 @@ def setup() -> None:
         stamp.write_text(expected + "\n")
     except OSError as error:  # a read-only environment: install again next time
         print(f"could not write {stamp} ({error}); the next run installs again", flush=True)
+
+
+def install_torch(py: str) -> None:
+    """Put a CPU build of torch into the environment of `py` unless one is there: a CPU wheel on local disk
+    (found through pip's find-links) first, its dependencies from the usual index; else the PyTorch CPU index.
+    Never PyPI's default Linux wheel, a multi-GB CUDA build."""
+    if subprocess.run([py, "-c", "import torch"], capture_output=True).returncode == 0:
+        return
+    local = [py, "-m", "pip", "install", "-q", "--no-index", "--no-deps", TORCH_CPU]
+    if subprocess.run(local, cwd=ROOT, capture_output=True).returncode == 0:
+        sh(py, "-m", "pip", "install", "-q", TORCH_CPU)
+    else:
+        sh(py, "-m", "pip", "install", "-q", TORCH_CPU, "--index-url", TORCH_CPU_INDEX)
+
+
+COLAB_DIR = BUILD / "colab"  # the fresh environment and the executed copy of `dev.py colab`
+INSTALL = re.compile(r'"casestudies @ git\+[^"]+"')
+
+
+def colab_copy(notebook: dict, source: Path) -> dict:
+    """A copy of a chapter whose first cell installs the package from `source` (a local checkout) instead of
+    the book's repository; nothing else changes."""
+    copy = json.loads(json.dumps(notebook))
+    first = next(c for c in copy["cells"] if c["cell_type"] == "code")
+    text = "".join(first["source"])
+    if len(INSTALL.findall(text)) != 1:
+        raise SystemExit("the chapter's first code cell does not install `casestudies @ git+...` exactly once")
+    first["source"] = INSTALL.sub(f'"casestudies @ {source.resolve().as_uri()}"', text)
+    return copy
+
+
+def colab_check(notebook: Path) -> None:
+    """Run one chapter at `smoke` scale the way Colab starts it: a fresh environment holding only torch and
+    Jupyter, `google.colab` importable, and the chapter's own first cell installing the package (from this
+    checkout rather than the repository, so what is tested is what is here)."""
+    env_dir, stub = COLAB_DIR / "venv", COLAB_DIR / "stub"
+    shutil.rmtree(COLAB_DIR, ignore_errors=True)
+    print(f"creating a fresh environment in {relative(env_dir)}", flush=True)
+    venv.create(env_dir, with_pip=True)
+    py = str(env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+    install_torch(py)
+    sh(py, "-m", "pip", "install", "-q", "ipykernel", "papermill")
+    (stub / "google" / "colab").mkdir(parents=True)
+    (stub / "google" / "__init__.py").write_text("")
+    (stub / "google" / "colab" / "__init__.py").write_text('"""Stands in for Colab\'s module."""\n')
+    (stub / "sitecustomize.py").write_text("import google.colab  # imported at start-up, as in a Colab kernel\n")
+    copy = COLAB_DIR / notebook.name
+    copy.write_text(json.dumps(colab_copy(json.loads(notebook.read_text(encoding="utf-8")), ROOT)), encoding="utf-8")
+    env = {"PYTHONPATH": str(stub), "CASESTUDIES_SCALE": "smoke", "CASESTUDIES_RESULTS_DIR": str(COLAB_DIR / "results")}
+    sh(py, "-m", "papermill", "--cwd", str(notebook.parent), str(copy), str(copy), env=env)
+    print(f"{notebook.name} ran from a fresh environment through its own install cell: {relative(copy)}", flush=True)
 
 
 def relative(path: Path) -> Path:
@@ -328,6 +373,14 @@ def check_site(html: Path, solutions: bool) -> None:
         raise SystemExit("the site fails its checks:\n  " + "\n  ".join(problems))
 
 
+def chapter(number: str | None) -> Path:
+    """The chapter notebook numbered `number` ("1" or "01"); stop with the list of chapters otherwise."""
+    matches = [p for p in chapters() if number and number.isdigit() and p.name.startswith(f"{int(number):02d}-")]
+    if not matches:
+        sys.exit(f"no chapter {number!r}; chapters are {[p.name[:2] for p in chapters()]}")
+    return matches[0]
+
+
 def build_book(student: bool = False) -> None:
     """Build the site from the committed outputs, warnings as errors, and check it (`check_site`). With
     `student`, the exercises' solutions are left out and the site goes to `_build/student/`."""
@@ -385,14 +438,17 @@ def execute_book(scale: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["setup", "book", "test", "run", "settle"])
-    parser.add_argument("chapter", nargs="?", help="with `run`: the chapter number, e.g. 01")
+    parser.add_argument("command", choices=["setup", "book", "test", "run", "settle", "colab"])
+    parser.add_argument("chapter", nargs="?", help="with `run` or `colab`: the chapter number, e.g. 01")
     parser.add_argument("--scale", choices=["smoke", "cpu", "gpu"], help="re-execute chapters at this scale")
     parser.add_argument("--student", action="store_true", help="with `book`: leave the exercises' solutions out")
     args = parser.parse_args()
     if args.command == "settle":  # re-store the outputs of already executed notebooks; needs no set-up
         for notebook in [*chapters(), ROOT / "book" / "scorecard.ipynb"]:
             settle_streams(notebook)
+        return
+    if args.command == "colab":  # its own fresh environment, never .venv
+        colab_check(chapter(args.chapter))
         return
     setup()
     if args.command == "book":
@@ -401,12 +457,10 @@ def main() -> None:
         build_book(student=args.student)
     elif args.command == "test":
         test()
-    elif args.command == "run":
-        matches = [p for p in chapters() if args.chapter and p.name.startswith(f"{int(args.chapter):02d}-")]
-        if not matches:
-            sys.exit(f"no chapter {args.chapter!r}; chapters are {[p.name[:2] for p in chapters()]}")
-        if not execute(matches[0], args.scale or os.environ.get("CASESTUDIES_SCALE")):
-            sys.exit(1)
+    elif args.command == "run" and not execute(
+        chapter(args.chapter), args.scale or os.environ.get("CASESTUDIES_SCALE")
+    ):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

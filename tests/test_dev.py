@@ -314,3 +314,22 @@ def test_check_site_rejects_math_from_the_network(tmp_path):
     (missing / "_static" / "mathjax" / "tex-chtml.js").unlink()
     with pytest.raises(SystemExit, match=r"tex-chtml\.js is missing"):
         dev.check_site(missing, solutions=True)
+
+
+def test_colab_copy_installs_from_the_checkout_and_changes_nothing_else(tmp_path):
+    notebook = json.loads(next((dev.ROOT / "notebooks").glob("06-*.ipynb")).read_text())
+    copy = dev.colab_copy(notebook, tmp_path)
+    first = next(i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code")
+    assert f'"casestudies @ {tmp_path.resolve().as_uri()}"' in copy["cells"][first]["source"]
+    assert "git+" not in copy["cells"][first]["source"]
+    assert copy["cells"][first + 1 :] == notebook["cells"][first + 1 :] and notebook != copy
+    broken = {"cells": [{"cell_type": "code", "source": "import casestudies", "metadata": {}}]}
+    with pytest.raises(SystemExit, match="exactly once"):
+        dev.colab_copy(broken, tmp_path)
+
+
+def test_chapters_are_found_by_number():
+    assert dev.chapter("6").name.startswith("06-") and dev.chapter("06") == dev.chapter("6")
+    for wrong in ("99", "six", None):
+        with pytest.raises(SystemExit, match="no chapter"):
+            dev.chapter(wrong)
