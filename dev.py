@@ -38,6 +38,7 @@ TORCH_CPU = "torch==2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 BUILD = ROOT / "_build"
 BOOK_HTML = BUILD / "html" / "index.html"
+BOOK_PAGES = [ROOT / "book" / "scorecard.ipynb", ROOT / "book" / "status.ipynb"]  # computed from the results
 STUDENT_DIR = BUILD / "student"  # the student site: `_build/student/_build/html/`, solutions left out
 SMOKE_DIR = BUILD / "smoke"  # executed copies of smoke runs: the committed notebooks keep their cpu outputs
 FAILED_DIR = BUILD / "failed"  # executed copies of runs where a cell failed, for inspection
@@ -402,10 +403,10 @@ def build_book(student: bool = False) -> None:
 def test() -> None:
     """The whole suite: ruff, unit tests, every notebook at smoke scale under nbval, the book build."""
     py = python()
-    sh(py, "-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py", "notebooks", "book/scorecard.ipynb")
+    sh(py, "-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py", "notebooks", *map(str, BOOK_PAGES))
     sh(py, "-m", "pytest", "tests")
     with tempfile.TemporaryDirectory(prefix="casestudies-results-") as results:
-        notebooks = [str(p) for p in chapters()] + ["book/scorecard.ipynb"]
+        notebooks = [str(p) for p in [*chapters(), *BOOK_PAGES]]
         sh(
             py,
             "-m",
@@ -421,11 +422,12 @@ def test() -> None:
 
 
 def execute_book(scale: str) -> None:
-    """Re-execute every chapter at `scale`, then the scorecard if they all succeeded; stop with a list of
-    the failed ones otherwise (each chapter is tried even when an earlier one failed)."""
+    """Re-execute every chapter at `scale`, then the pages computed from their results (the scorecard, the
+    status page) if they all succeeded; stop with a list of the failed ones otherwise (each chapter is tried
+    even when an earlier one failed)."""
     failed = [notebook for notebook in chapters() if not execute(notebook, scale)]
-    if not failed and not execute(ROOT / "book" / "scorecard.ipynb", scale):
-        failed.append(ROOT / "book" / "scorecard.ipynb")
+    if not failed:
+        failed = [page for page in BOOK_PAGES if not execute(page, scale)]
     if failed:
         sys.exit(f"failed at scale {scale}: {', '.join(str(relative(p)) for p in failed)}; see {relative(FAILED_DIR)}")
     if scale == "smoke":
@@ -444,7 +446,7 @@ def main() -> None:
     parser.add_argument("--student", action="store_true", help="with `book`: leave the exercises' solutions out")
     args = parser.parse_args()
     if args.command == "settle":  # re-store the outputs of already executed notebooks; needs no set-up
-        for notebook in [*chapters(), ROOT / "book" / "scorecard.ipynb"]:
+        for notebook in [*chapters(), *BOOK_PAGES]:
             settle_streams(notebook)
         return
     if args.command == "colab":  # its own fresh environment, never .venv

@@ -1,14 +1,17 @@
 """Wall time of each chapter notebook at `smoke` and `cpu` scale, executed end to end with papermill.
 
 Smoke runs are repeated (median reported); a cpu run is long, so it runs `--cpu-repeats` times (default 1).
-Results go to a temporary folder, never over the committed ones.
+Results go to a temporary folder, never over the committed ones. With `--record`, the medians are merged into
+`benchmarks/timings.json`, which the book's status page reads.
 
-    python benchmarks/chapters.py [--smoke-repeats 3] [--cpu-repeats 1] [--only 01]
+    python benchmarks/chapters.py [--smoke-repeats 3] [--cpu-repeats 1] [--only 01] [--record]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import statistics
 import subprocess
@@ -18,6 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TIMINGS = ROOT / "benchmarks" / "timings.json"
 
 
 def run(notebook: Path, scale: str) -> float:
@@ -42,11 +46,24 @@ def run(notebook: Path, scale: str) -> float:
         return time.perf_counter() - start
 
 
+def record(chapter: str, scale: str, times: list[float]) -> None:
+    """Merge one chapter's timing at one scale into `TIMINGS` (the median, the runs, when and on how many cores)."""
+    timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    timings.setdefault(chapter, {})[scale] = {
+        "median_s": round(statistics.median(times), 1),
+        "runs": len(times),
+        "measured": datetime.date.today().isoformat(),
+        "cores": os.cpu_count(),
+    }
+    TIMINGS.write_text(json.dumps(dict(sorted(timings.items())), indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke-repeats", type=int, default=3)
     parser.add_argument("--cpu-repeats", type=int, default=1)
     parser.add_argument("--only", help="chapter number, e.g. 01")
+    parser.add_argument("--record", action="store_true", help=f"merge the medians into {TIMINGS.relative_to(ROOT)}")
     args = parser.parse_args()
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
     if args.only:
@@ -57,6 +74,8 @@ def main() -> None:
             if repeats < 1:
                 continue
             times = [run(notebook, scale) for _ in range(repeats)]
+            if args.record:
+                record(notebook.stem, scale, times)
             print(
                 f"{notebook.stem:<36} {scale:<6} {repeats:>4} {statistics.median(times):>9.1f} {budget:>9}", flush=True
             )

@@ -80,3 +80,14 @@ def test_the_hosted_workflow_runs_the_local_ci_command_and_publishes_its_site():
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
     assert upload["with"]["path"] == "_build/html"
     assert workflow["jobs"]["publish"]["needs"] == "test"
+
+
+def test_every_chapter_has_a_measured_smoke_time_for_the_status_page():
+    """The status page shows measured times only: each chapter's `smoke` median comes from
+    `benchmarks/chapters.py --record`, which a new chapter must run once."""
+    timings = json.loads((ROOT / "benchmarks" / "timings.json").read_text())
+    assert sorted(timings) == [p.stem for p in NOTEBOOKS]
+    for chapter, scales in timings.items():
+        smoke = scales["smoke"]
+        assert smoke["runs"] >= 1 and smoke["median_s"] > 0 and smoke["cores"] >= 1, chapter
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", smoke["measured"]), chapter
