@@ -15,7 +15,7 @@ The install is skipped when neither pyproject.toml nor the version changed since
 
 A re-executed notebook is written to a temporary file and replaces the committed one only when every cell
 succeeded; a failed run is kept under `_build/failed/`. At `smoke` scale nothing committed is replaced: the
-executed copies go to `_build/smoke/`.
+executed copies go to `_build/smoke/` and their results to `results/smoke/`.
 """
 
 from __future__ import annotations
@@ -243,8 +243,9 @@ def execute(notebook: Path, scale: str | None) -> bool:
     whether every cell succeeded.
 
     A chapter writes its results file into a staging folder; it joins `results/` together with the notebook,
-    so a failed run changes neither. At `smoke` scale the executed copy and its results go to `_build/smoke/`,
-    never over the committed notebook (whose outputs are those of a full `cpu` run). When a cell fails, the
+    so a failed run changes neither. At `smoke` scale the executed copy goes to `_build/smoke/` and its results
+    to `results/smoke/` (where a smoke run in Jupyter writes them too), never over the committed notebook and
+    results (those of a full `cpu` run). When a cell fails, the
     notebook is left as it was and the failed run is kept under `_build/failed/`.
     """
     EXECUTING_DIR.mkdir(parents=True, exist_ok=True)
@@ -253,7 +254,7 @@ def execute(notebook: Path, scale: str | None) -> bool:
     temporary = Path(name)
     shutil.copymode(notebook, temporary)  # mkstemp's file is private; the result gets the notebook's mode
     staged = Path(tempfile.mkdtemp(prefix=f"{notebook.stem}-results-", dir=EXECUTING_DIR))
-    results = (SMOKE_DIR if scale == "smoke" else ROOT) / "results"
+    results = ROOT / "results" / ("smoke" if scale == "smoke" else "")  # as a smoke run in Jupyter writes
     is_chapter = notebook in chapters()
     env = {**os.environ, "CASESTUDIES_RESULTS_DIR": str(staged if is_chapter else results)}
     if scale:
