@@ -12,6 +12,18 @@ from casestudies.models import eval_mode
 
 
 @torch.no_grad()
+def _generate(model, tokenizer, prompts: list[str], batch_size: int, **options) -> Iterator[tuple[list[str], object]]:
+    """Yield, batch by batch, the completions' texts and `generate`'s output, each batch left-padded and run in
+    eval mode (between batches, and afterwards, the model is in whichever mode it was in before)."""
+    device = next(model.parameters()).device
+    for start in range(0, len(prompts), batch_size):
+        enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
+        with eval_mode(model):
+            out = model.generate(**enc, return_dict_in_generate=True, pad_token_id=tokenizer.pad_token_id, **options)
+        texts = tokenizer.batch_decode(out.sequences[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        yield texts, out
+
+
 def sample(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -26,28 +38,12 @@ def sample(
     same model, prompts and seed give the same completions. Each batch runs in eval mode; between batches (and
     afterwards) the model is in whichever train/eval mode it was in before.
     """
-    device = next(model.parameters()).device
     torch.manual_seed(seed)
-    for start in range(0, len(prompts), batch_size):
-        enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
-        with eval_mode(model):
-            out = model.generate(
-                **enc,
-                do_sample=True,
-                temperature=1.0,
-                top_k=0,
-                top_p=1.0,
-                max_new_tokens=max_new_tokens,
-                return_dict_in_generate=True,
-                output_logits=True,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        first = torch.softmax(out.logits[0].float(), dim=-1).cpu()
-        texts = tokenizer.batch_decode(out.sequences[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-        yield from zip(texts, first, strict=True)
+    options = dict(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, output_logits=True)
+    for texts, out in _generate(model, tokenizer, prompts, batch_size, max_new_tokens=max_new_tokens, **options):
+        yield from zip(texts, torch.softmax(out.logits[0].float(), dim=-1).cpu(), strict=True)
 
 
-@torch.no_grad()
 def greedy(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -59,16 +55,8 @@ def greedy(
 
     What a model does when it is not sampled: the usual way to read off a capability, free of sampling noise.
     """
-    device = next(model.parameters()).device
-    texts: list[str] = []
-    for start in range(0, len(prompts), batch_size):
-        enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
-        with eval_mode(model):
-            out = model.generate(
-                **enc, do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id
-            )
-        texts += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-    return texts
+    batches = _generate(model, tokenizer, prompts, batch_size, max_new_tokens=max_new_tokens, do_sample=False)
+    return [text for texts, _ in batches for text in texts]
 
 
 def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
