@@ -1,16 +1,19 @@
 """The TRL wrappers: supervised training learns, GRPO follows its reward, trained models copy safely."""
 
 import copy
+import math
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from trl.trainer.utils import nanstd
 
+from casestudies.exercises import ExerciseError, check_group_advantages
 from casestudies.generation import choice_distribution
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks import candidate_set as cs
-from casestudies.training import RewardLog, ShuffledReward, StopWhen, grpo, sft
+from casestudies.training import RewardLog, ShuffledReward, StopWhen, difficulty_bias, group_advantages, grpo, sft
 
 
 @pytest.fixture(scope="module")
@@ -288,3 +291,41 @@ def test_stop_when_ends_training_at_the_first_check_that_passes(tokenizer):
     assert never.stopped_at is None
     with pytest.raises(ValueError, match="every"):
         StopWhen(lambda model: True, every=0)
+
+
+# GRPO's advantages, against TRL's own standard deviation and by hand.
+
+
+@pytest.mark.parametrize("rewards", [[1, 0, 0, 0, 0, 0, 0, 0], [1, 1, 1, 0], [0.2, 0.9, 0.4, 0.4, 1.0], [0, 0, 0]])
+def test_group_advantages_match_trls_standard_deviation(rewards):
+    r = torch.tensor(rewards, dtype=torch.float32)
+    expected = (r - r.mean()) / (nanstd(r) + 1e-4)
+    np.testing.assert_allclose(group_advantages(rewards, scale=True), expected.numpy(), atol=1e-5)
+    np.testing.assert_allclose(group_advantages(rewards, scale=False), (r - r.mean()).numpy(), atol=1e-6)
+
+
+def test_difficulty_bias_by_hand():
+    rows = {row["successes"]: row for row in difficulty_bias(8)}
+    assert rows[1]["success (scaled)"] == pytest.approx(0.875 / math.sqrt(1 / 8), abs=1e-3)  # ≈ 2.47
+    assert rows[1]["success (unscaled)"] == pytest.approx(0.875)
+    assert rows[7]["failure (scaled)"] == pytest.approx(-rows[1]["success (scaled)"])  # symmetric
+    for row in rows.values():
+        assert row["Σ A² (scaled)"] == pytest.approx(7.0, abs=1e-2)  # G − 1 for every group with variance
+        c = row["successes"]
+        assert row["Σ A² (unscaled)"] == pytest.approx(c * (8 - c) / 8)
+    with pytest.raises(ValueError, match="two rewards"):
+        group_advantages([1.0], scale=True)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")  # the learner's 0 / 0, which the check reports
+def test_check_group_advantages_accepts_the_rule_and_names_the_usual_mistakes():
+    def right(r, scale):
+        return (r - r.mean()) / (r.std(ddof=1) + 1e-4) if scale else r - r.mean()
+
+    assert check_group_advantages(right).startswith("ok")
+    with pytest.raises(ExerciseError, match="ddof=1"):
+        check_group_advantages(lambda r, s: (r - r.mean()) / (r.std() + 1e-4) if s else r - r.mean())
+    with pytest.raises(ExerciseError, match="not NaN"):
+        check_group_advantages(lambda r, s: (r - r.mean()) / r.std(ddof=1) if s else r - r.mean())
+    with pytest.raises(ExerciseError, match="centre"):
+        check_group_advantages(lambda r, s: r - r.mean())

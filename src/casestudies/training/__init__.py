@@ -23,7 +23,16 @@ from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer
 
 RewardFunction = Callable[..., list[float]]
 
-__all__ = ["ProgressBar", "RewardLog", "ShuffledReward", "StopWhen", "grpo", "sft"]
+__all__ = [
+    "ProgressBar",
+    "RewardLog",
+    "ShuffledReward",
+    "StopWhen",
+    "difficulty_bias",
+    "group_advantages",
+    "grpo",
+    "sft",
+]
 
 _LOGGED = ("step", "prompt", "completion", "reward")  # RewardLog's own columns
 
@@ -295,3 +304,28 @@ def grpo(
             return _train(GRPOTrainer(reward_funcs=reward_funcs, **arguments))
     finally:
         model.config._name_or_path = name_or_path  # the model's own name, not the deleted reference folder
+
+
+def group_advantages(rewards: Sequence[float], scale: bool) -> np.ndarray:
+    """GRPO's advantages for one group of rewards: r − mean, divided by the group's standard deviation (with
+    Bessel's correction, plus 1e-4, as in TRL) when `scale` is true (TRL's `scale_rewards="group"`)."""
+    r = np.asarray(rewards, dtype=float)
+    if r.ndim != 1 or r.size < 2:
+        raise ValueError(f"a group needs at least two rewards, got {list(rewards)}")
+    centred = r - r.mean()
+    return centred / (r.std(ddof=1) + 1e-4) if scale else centred
+
+
+def difficulty_bias(group_size: int) -> list[dict]:
+    """For each number of successes c in a group of binary rewards: the advantage of a success and of a
+    failure, and the group's total squared advantage, with and without std scaling. With scaling, every
+    group with any variance carries the same total (G − 1), however rare its successes."""
+    rows = []
+    for c in range(1, group_size):
+        rewards = [1.0] * c + [0.0] * (group_size - c)
+        row = {"successes": c, "success rate": c / group_size}
+        for name, scale in (("scaled", True), ("unscaled", False)):
+            a = group_advantages(rewards, scale)
+            row |= {f"success ({name})": a[0], f"failure ({name})": a[-1], f"Σ A² ({name})": float(a @ a)}
+        rows.append(row)
+    return rows
