@@ -13,7 +13,16 @@ from casestudies.exercises import ExerciseError, check_group_advantages
 from casestudies.generation import choice_distribution
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks import candidate_set as cs
-from casestudies.training import RewardLog, ShuffledReward, StopWhen, difficulty_bias, group_advantages, grpo, sft
+from casestudies.training import (
+    RewardLog,
+    ShuffledReward,
+    StopWhen,
+    Track,
+    difficulty_bias,
+    group_advantages,
+    grpo,
+    sft,
+)
 
 
 @pytest.fixture(scope="module")
@@ -329,3 +338,54 @@ def test_check_group_advantages_accepts_the_rule_and_names_the_usual_mistakes():
         check_group_advantages(lambda r, s: (r - r.mean()) / r.std(ddof=1) if s else r - r.mean())
     with pytest.raises(ExerciseError, match="centre"):
         check_group_advantages(lambda r, s: r - r.mean())
+
+
+def test_track_records_before_the_first_step_and_every_few_steps(tokenizer):
+    items = cs.warmup_items(12 * 16, (1, 2), seed=0)
+    model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
+    track = Track(lambda m: {"p7": prob_of(m, tokenizer, items[0]["prompt"], "7"), "training": m.training}, every=4)
+    sft(model, tokenizer, items, steps=12, batch_size=16, callbacks=[track])
+    frame = track.frame()
+    assert frame["step"].tolist() == [0, 4, 8, 12] and frame["training"].all()
+    assert frame["p7"].iloc[-1] == pytest.approx(prob_of(model, tokenizer, items[0]["prompt"], "7"))
+    with pytest.raises(ValueError, match="every"):
+        Track(lambda m: {}, every=0)
+
+
+def test_grpo_fills_the_context_in_as_each_batch_is_drawn(tokenizer):
+    word = {"now": "1"}
+    seen = []
+
+    def reward(completions, prompts, trainer_state, **_):
+        seen.append((trainer_state.global_step, set(p.split()[0] for p in prompts)))
+        if trainer_state.global_step == 1:
+            word["now"] = "2"
+        return likes_seven(completions)
+
+    items = [{"prompt": "{context} 3 ="} for _ in range(32)]
+    grpo(
+        tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0),
+        tokenizer,
+        items,
+        reward,
+        steps=5,
+        prompts_per_step=2,
+        generations=4,
+        max_completion_length=2,
+        context=lambda: word["now"],
+    )
+    words = dict(seen)
+    assert words[0] == {"1"} and words[4] == {"2"}  # changed after step 1: in effect within two steps
+    assert all(len(w) == 1 for w in words.values())
+    with pytest.raises(ValueError, match="context"):
+        grpo(
+            tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0),
+            tokenizer,
+            [{"prompt": "3 ="}] * 8,
+            likes_seven,
+            steps=1,
+            prompts_per_step=2,
+            generations=4,
+            max_completion_length=2,
+            context=lambda: "1",
+        )

@@ -236,3 +236,43 @@ def check_group_advantages(advantages: Callable[[np.ndarray, bool], np.ndarray])
                     f"expected {np.round(expected, 3).tolist()}: {hint}"
                 )
     return "ok: centred on the group's mean, scaled by its standard deviation when asked, zero for equal rewards"
+
+
+def check_restricted(restrict: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> str:
+    """Check `restrict(p, allowed)`: the distribution closest to `p` (in KL(q ‖ p)) that gives only allowed
+    answers, i.e. `p` zeroed outside `allowed` and renormalised, for one distribution (a 1-D array).
+
+    Returns a short report; raises `ExerciseError` explaining the first case that fails.
+    """
+    from casestudies.metrics.drift import restricted
+
+    rng = np.random.default_rng(0)
+    cases = [(np.array([0.5, 0.3, 0.2]), np.array([True, False, True]))]
+    for _ in range(20):
+        p = rng.dirichlet(np.ones(10) * 0.5)
+        cases.append((p, rng.random(10) < 0.5))
+    for p, allowed in cases:
+        if not allowed.any():
+            continue
+        got = np.asarray(_call(restrict, p.copy(), allowed.copy()), dtype=float)
+        expected = restricted(p, allowed)[0]
+        if got.shape != p.shape or not np.all(np.isfinite(got)):
+            raise ExerciseError(
+                f"restrict({np.round(p, 3).tolist()}, ...) returned {got.tolist()}: expected "
+                f"{p.size} finite probabilities, one per answer"
+            )
+        if np.allclose(got, expected, atol=1e-6):
+            continue
+        if (got[~allowed] > 1e-9).any():
+            hint = "it still gives probability to answers that are not allowed"
+        elif not np.isclose(got.sum(), 1.0):
+            hint = f"it sums to {got.sum():.3f}: renormalise, so that it is a distribution"
+        elif np.allclose(got, allowed / allowed.sum()):
+            hint = "uniform over the allowed answers moves further from p than needed: keep p's proportions"
+        else:
+            hint = "keep p's proportions among the allowed answers"
+        raise ExerciseError(
+            f"restrict(p={np.round(p, 3).tolist()}, allowed={allowed.astype(int).tolist()}) = "
+            f"{np.round(got, 3).tolist()}, expected {np.round(expected, 3).tolist()}: {hint}"
+        )
+    return "ok: p restricted to the allowed answers and renormalised, the closest always-right distribution"

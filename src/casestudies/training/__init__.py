@@ -28,6 +28,7 @@ __all__ = [
     "RewardLog",
     "ShuffledReward",
     "StopWhen",
+    "Track",
     "difficulty_bias",
     "group_advantages",
     "grpo",
@@ -73,6 +74,28 @@ class StopWhen(TrainerCallback):
         if state.global_step % self.every == 0 and self.done(model):
             self.stopped_at = state.global_step
             control.should_training_stop = True
+
+
+class Track(TrainerCallback):
+    """Record `measure(model)` (a dict of numbers) before the first step and every `every` optimizer steps, as
+    rows with the `step`: a checkpoint's trajectory without saving checkpoints. `measure` should put the model
+    back in training mode if it changes it (the generation helpers do)."""
+
+    def __init__(self, measure: Callable[[PreTrainedModel], Mapping[str, float]], every: int):
+        if every < 1:
+            raise ValueError(f"every must be a positive number of steps, got {every}")
+        self.measure, self.every, self.rows = measure, every, []
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.rows.append({"step": 0, **self.measure(model)})
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step % self.every == 0:
+            self.rows.append({"step": state.global_step, **self.measure(model)})
+
+    def frame(self) -> pd.DataFrame:
+        """The measurements so far, one row per checkpoint."""
+        return pd.DataFrame(self.rows)
 
 
 class RewardLog:
@@ -266,6 +289,7 @@ def grpo(
     seed: int = 0,
     desc: str = "GRPO",
     callbacks: Sequence[TrainerCallback] = (),
+    context: Callable[[], str] | None = None,
 ) -> pd.DataFrame:
     """GRPO with custom reward functions via TRL's `GRPOTrainer`; trains `model` in place, returns the log history.
 
@@ -274,11 +298,21 @@ def grpo(
     arguments (wrap a reward in `RewardLog` to record every completion). `beta > 0` adds a KL penalty to the
     policy as it was when this call started. Rewards are not std-scaled by default (Dr. GRPO; the RLCR paper).
     With `mask_truncated`, completions cut off at `max_completion_length` are left out of the loss.
+    With `context`, each prompt's `{context}` field is filled in with `context()` as its batch is drawn, so a
+    callback can change the prompt during training (it takes effect one step later: a batch is drawn ahead).
     """
     _quiet()
     if generations < 2:
         raise ValueError(f"GRPO needs at least 2 generations per prompt to form a group, got {generations}")
     data = Dataset.from_list(items)
+    if context is not None:
+        if not all("{context}" in item["prompt"] for item in items):
+            raise ValueError("with a context, every prompt needs a '{context}' field to fill in")
+
+        def fill(batch: dict) -> dict:
+            return {**batch, "prompt": [p.format(context=context()) for p in batch["prompt"]]}
+
+        data = data.with_transform(fill)
     config = GRPOConfig(
         **_common(seed, steps, lr, prompts_per_step * generations),
         num_generations=generations,
