@@ -19,8 +19,8 @@ def test_answers_by_hand():
     assert kd.answers("max", 3, 7) == (7,)
     assert kd.answers("par", 3, 7) == (0, 2, 4, 6, 8)
     assert kd.answers("par", 2, 7) == (1, 3, 5, 7, 9)
-    assert kd.answers("tri", 3, 7) == (1, 4, 7)
-    assert kd.answers("tri", 1, 1) == (2, 5, 8)
+    assert kd.answers("tri", 3, 7) == (1, 4, 7)  # 2·3 + 7 = 13 ≡ 1 (mod 3)
+    assert kd.answers("tri", 1, 1) == (0, 3, 6, 9)
     with pytest.raises(ValueError, match="unknown task"):
         kd.answers("mul", 1, 2)
     with pytest.raises(ValueError, match="digits"):
@@ -51,6 +51,15 @@ def test_reward_on_crafted_completions():
 def test_correct_mask_marks_the_right_digits():
     mask = kd.correct_mask(kd.inputs("tri")[:2])  # tri 0 0 and tri 0 1
     assert mask[0].nonzero()[0].tolist() == [0, 3, 6, 9] and mask[1].nonzero()[0].tolist() == [1, 4, 7]
+
+
+def test_the_next_task_is_not_an_old_task_in_disguise():
+    """Always giving an old task's answer earns `tri` only a few points more than a random digit does."""
+    chance = kd.correct_mask(kd.inputs("tri")).mean()
+    for key in ("sum", "dif", "max"):
+        old = [kd.answers(key, i["a"], i["b"])[0] for i in kd.inputs("tri")]
+        hits = np.mean([str(d) in i["correct"] for d, i in zip(old, kd.inputs("tri"), strict=True)])
+        assert abs(hits - chance) < 0.05
 
 
 def test_forward_kl_and_entropy_match_scipy():

@@ -46,8 +46,8 @@ def parameter_distance(model: torch.nn.Module, reference: dict[str, torch.Tensor
 def restricted(p, allowed) -> np.ndarray:
     """The distribution closest to `p` among those that give only allowed outcomes: `p` set to 0 outside
     `allowed` (a boolean array of the same shape) and renormalised, row by row. It minimises KL(q ‖ p) over
-    every q on the allowed outcomes (the minimum is −log of p's allowed mass), which makes it the least drift
-    a model that is always right could show."""
+    every q on the allowed outcomes (the minimum is −log of p's allowed mass, row by row): the nearest a model
+    that is always right can stay to p, in that direction of the KL."""
     p = _rows(p)
     allowed = np.atleast_2d(np.asarray(allowed, dtype=bool))
     if allowed.shape != p.shape:

@@ -3,7 +3,8 @@
 Every task shares the vocabulary and the prompt form `key a b =`, so one small model can hold several tasks
 and a later task can overwrite an earlier one. Some keys have one right answer (`sum`, `dif`, `max`), others
 many: `par` accepts any digit with the parity of a + b (five right answers), `tri` any digit congruent to
-a + b modulo 3 (three or four). A task has only 100 inputs, so it is measured exactly, on all of them.
+2a + b modulo 3 (three or four; an old task's answer meets it barely more often than a random digit does).
+A task has only 100 inputs, so it is measured exactly, on all of them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ RULES = {
     "dif": lambda a, b: ((a - b) % 10,),
     "max": lambda a, b: (max(a, b),),
     "par": lambda a, b: tuple(d for d in range(10) if d % 2 == (a + b) % 2),
-    "tri": lambda a, b: tuple(d for d in range(10) if d % 3 == (a + b) % 3),
+    "tri": lambda a, b: tuple(d for d in range(10) if d % 3 == (2 * a + b) % 3),
 }
 KEYS = tuple(RULES)
 VOCABULARY = (*DIGITS, *KEYS, "=")
