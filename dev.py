@@ -8,6 +8,8 @@
                                                  torch and Jupyter, the package installed by its first cell
     python dev.py setup                          only create .venv and install
     python dev.py settle                         store executed notebooks' progress bars as finally shown
+    python dev.py browse [--student]             open every page of the built site in headless Chromium, offline:
+                                                 math rendered, figures and links there, launch buttons present
 
 Everything runs inside `.venv` (created on first use) unless a virtual environment or a conda environment
 other than conda's `base` is active, in which case that one is used and a torch already there is kept.
@@ -375,6 +377,103 @@ def check_site(html: Path, solutions: bool) -> None:
         raise SystemExit("the site fails its checks:\n  " + "\n  ".join(problems))
 
 
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")  # Debian's package installs /usr/bin/chromium
+BROWSE_DIR = BUILD / "browser"  # screenshots of two chapters, for a person to look at
+SKIPPED_LINKS = ("http://", "https://", "mailto:", "javascript:", "data:", "#")
+REDIRECT = re.compile(r"<meta[^>]+http-equiv=\"refresh\"", re.IGNORECASE)  # index.html only forwards to the intro
+
+
+def find_browser() -> str:
+    """The first Chromium-family browser on the PATH, or a clear message saying how to get one."""
+    for name in BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise SystemExit(
+        "no headless browser found (looked for " + ", ".join(BROWSERS) + "): install Debian's `chromium` "
+        "package (apt-get install chromium) or Google Chrome, then run `python dev.py browse` again"
+    )
+
+
+def browser_args(browser: str, page: Path, *extra: str) -> list[str]:
+    """Headless Chromium on one page with every network request sent to a closed port (so only what the site
+    serves itself can load), given time for MathJax to typeset."""
+    return [
+        browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+        "--proxy-server=127.0.0.1:9", "--virtual-time-budget=15000", *extra, page.as_uri(),
+    ]  # fmt: skip
+
+
+def page_problems(dom: str, page: Path, chapter_page: bool) -> list[str]:
+    """What is wrong with one page as the browser rendered it (`dom`, after scripts ran): formulas left as raw
+    LaTeX, images or internal links pointing at files that are not in the site, and, on a chapter, no figure
+    or no launch button."""
+    problems = []
+    name = page.name
+    # code is shown as written (a regex in a cell may hold "\\("): only prose must have been typeset
+    visible = re.sub(r"<(script|style|textarea|pre|code)\b.*?</\1>", " ", dom, flags=re.DOTALL | re.IGNORECASE)
+    text = re.sub(r"<[^>]+>", " ", visible)
+    raw = [marker for marker in ("\\(", "\\[") if marker in text]
+    if raw:
+        problems.append(f"{name}: raw LaTeX in the page ({', '.join(raw)}): MathJax did not typeset it")
+    if 'class="math' in dom and "<mjx-container" not in dom:
+        problems.append(f"{name}: formulas are marked up but none was typeset")
+    images = re.findall(r"<img\b[^>]*\bsrc=\"([^\"]+)\"", dom, flags=re.IGNORECASE)
+    for src in images:
+        if not src.startswith(SKIPPED_LINKS) and not (page.parent / src.split("#")[0]).is_file():
+            problems.append(f"{name}: image {src} is missing")
+    links = re.findall(r"<a\b[^>]*\bhref=\"([^\"]+)\"", dom, flags=re.IGNORECASE)
+    for href in links:
+        target = href.split("#")[0].split("?")[0]
+        if target and not href.startswith(SKIPPED_LINKS) and not (page.parent / target).exists():
+            problems.append(f"{name}: link to {href} is broken")
+    if chapter_page:
+        if not any("_images/" in src for src in images):
+            problems.append(f"{name}: no figure")
+        if "colab.research.google.com" not in dom:
+            problems.append(f"{name}: no launch button for Colab")
+    return problems
+
+
+def browse(html: Path) -> None:
+    """Open every page of a built site in headless Chromium with the network cut off, check it (`page_problems`),
+    and save screenshots of the first and the last chapter to `_build/browser/`."""
+    if not (html / "index.html").is_file():
+        raise SystemExit(f"no site at {relative(html)}: build it first with `python dev.py book`")
+    browser = find_browser()
+    pages = [
+        p
+        for p in sorted(html.rglob("*.html"))
+        if not p.relative_to(html).parts[0].startswith("_") and not REDIRECT.search(p.read_text(encoding="utf-8"))
+    ]
+    chapter_pages = {html / "notebooks" / f"{notebook.stem}.html" for notebook in chapters()}
+    problems = []
+    for page in pages:
+        result = subprocess.run(
+            browser_args(browser, page, "--dump-dom"), capture_output=True, text=True, timeout=180, check=False
+        )
+        if result.returncode or not result.stdout.strip():
+            problems.append(f"{page.name}: the browser could not render it ({result.stderr.strip()[-200:]})")
+            continue
+        problems += page_problems(result.stdout, page, chapter_page=page in chapter_pages)
+    missing = chapter_pages - set(pages)
+    problems += [f"{relative(page)}: a chapter with no page in the site" for page in sorted(missing)]
+    BROWSE_DIR.mkdir(parents=True, exist_ok=True)
+    shown = sorted(chapter_pages & set(pages))
+    for page in shown[:1] + shown[-1:]:
+        shot = BROWSE_DIR / f"{page.stem}.png"
+        subprocess.run(
+            browser_args(browser, page, f"--screenshot={shot}", "--window-size=1280,2400"),
+            capture_output=True, timeout=180, check=False,
+        )  # fmt: skip
+    if problems:
+        raise SystemExit(f"{len(problems)} problem(s) in {relative(html)}:\n  " + "\n  ".join(problems))
+    print(
+        f"{len(pages)} pages rendered offline with their math, figures, links and launch buttons; "
+        f"screenshots in {relative(BROWSE_DIR)}"
+    )
+
+
 def chapter(number: str | None) -> Path:
     """The chapter notebook numbered `number` ("1" or "01"); stop with the list of chapters otherwise."""
     matches = [p for p in chapters() if number and number.isdigit() and p.name.startswith(f"{int(number):02d}-")]
@@ -441,10 +540,12 @@ def execute_book(scale: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["setup", "book", "test", "run", "settle", "colab"])
+    parser.add_argument("command", choices=["setup", "book", "test", "run", "settle", "colab", "browse"])
     parser.add_argument("chapter", nargs="?", help="with `run` or `colab`: the chapter number, e.g. 01")
     parser.add_argument("--scale", choices=["smoke", "cpu", "gpu"], help="re-execute chapters at this scale")
-    parser.add_argument("--student", action="store_true", help="with `book`: leave the exercises' solutions out")
+    parser.add_argument(
+        "--student", action="store_true", help="with `book`: leave the solutions out; with `browse`: check that site"
+    )
     args = parser.parse_args()
     if args.command == "settle":  # re-store the outputs of already executed notebooks; needs no set-up
         for notebook in [*chapters(), *BOOK_PAGES]:
@@ -452,6 +553,9 @@ def main() -> None:
         return
     if args.command == "colab":  # its own fresh environment, never .venv
         colab_check(chapter(args.chapter))
+        return
+    if args.command == "browse":  # reads a site already built; needs a browser, not the environment
+        browse(STUDENT_DIR / "_build" / "html" if args.student else BOOK_HTML.parent)
         return
     setup()
     if args.command == "book":

@@ -334,3 +334,47 @@ def test_chapters_are_found_by_number():
     for wrong in ("99", "six", None):
         with pytest.raises(SystemExit, match="no chapter"):
             dev.chapter(wrong)
+
+
+# The browser check: what it flags on a page as rendered, judged on crafted pages (no browser needed).
+
+TYPESET = '<span class="math notranslate nohighlight"><mjx-container>p</mjx-container></span>'
+FIGURE = '<img src="../_images/fig.png">'
+LAUNCH = '<a href="https://colab.research.google.com/github/o/r/blob/main/notebooks/ch.ipynb">Colab</a>'
+
+
+def rendered_site(root):
+    """A site with one chapter page, its figure and a page it links to."""
+    (root / "notebooks").mkdir(parents=True)
+    (root / "_images").mkdir()
+    (root / "_images" / "fig.png").write_bytes(b"png")
+    (root / "book").mkdir()
+    (root / "book" / "intro.html").write_text("intro")
+    return root / "notebooks" / "ch.html"
+
+
+def test_page_problems_passes_a_good_chapter_and_names_each_fault(tmp_path):
+    page = rendered_site(tmp_path)
+    link = '<a href="../book/intro.html#top">intro</a><a href="#mechanism">here</a>'
+    good = TYPESET + FIGURE + LAUNCH + link + '<pre>re.sub(r"\\(x\\)", ...)</pre>'  # code may hold "\("
+    assert dev.page_problems(good, page, chapter_page=True) == []
+    cases = {
+        "raw LaTeX": good + "<p>\\(p\\)</p>",
+        "none was typeset": FIGURE + LAUNCH + '<span class="math notranslate nohighlight">p</span>',
+        "image ../_images/gone.png is missing": good + '<img src="../_images/gone.png">',
+        "link to ../book/gone.html is broken": good + '<a href="../book/gone.html">gone</a>',
+        "no figure": TYPESET + LAUNCH,
+        "no launch button": TYPESET + FIGURE,
+    }
+    for fault, dom in cases.items():
+        problems = dev.page_problems(dom, page, chapter_page=True)
+        assert len(problems) == 1 and fault in problems[0], (fault, problems)
+    assert dev.page_problems(TYPESET, page, chapter_page=False) == []  # only chapters need a figure and a button
+
+
+def test_browse_says_how_to_get_a_browser_and_a_site(tmp_path, monkeypatch):
+    monkeypatch.setattr(dev.shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit, match="apt-get install chromium"):
+        dev.find_browser()
+    with pytest.raises(SystemExit, match=r"python dev\.py book"):
+        dev.browse(tmp_path)
