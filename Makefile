@@ -3,7 +3,7 @@ PYTHON ?= python3
 SCALE ?=
 CHAPTER ?= 01
 
-.PHONY: setup book test run benchmark
+.PHONY: setup book test run browse benchmark
 
 setup:
 	$(PYTHON) dev.py setup
@@ -16,6 +16,9 @@ test:
 
 run:
 	$(PYTHON) dev.py run $(CHAPTER) --scale $(or $(SCALE),cpu)
+
+browse:
+	$(PYTHON) dev.py browse
 
 benchmark:
 	.venv/bin/python benchmarks/grpo_engine.py
