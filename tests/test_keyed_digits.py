@@ -1,4 +1,5 @@
-"""Keyed digit tasks and the drift metrics of chapter 7: answers by hand, the reward on crafted completions, and
+"""Keyed digit tasks, chapter 7's drift metrics and chapter 9's multi-task measures: answers by hand, the rewards
+on crafted completions, and
 KL, entropy and the closest always-right distribution against scipy and brute force."""
 
 import numpy as np
@@ -7,8 +8,9 @@ import torch
 from scipy.optimize import minimize
 from scipy.stats import entropy as scipy_entropy
 
-from casestudies.exercises import ExerciseError, check_restricted
+from casestudies.exercises import ExerciseError, check_novelty_reward, check_restricted
 from casestudies.metrics.drift import entropy, forward_kl, parameter_distance, restricted
+from casestudies.metrics.transfer import backward_transfer, expected_distinct
 from casestudies.models import word_tokenizer
 from casestudies.tasks import keyed_digits as kd
 
@@ -121,3 +123,59 @@ def test_check_restricted_accepts_the_rule_and_names_the_usual_mistakes():
         check_restricted(lambda p, ok: p)
     with pytest.raises(ExerciseError, match="raised"):
         check_restricted(lambda p, ok: p[ok] / 0 if ok.all() else 1 / 0)
+
+
+def test_novelty_reward_pays_one_point_per_distinct_right_answer_in_each_group():
+    rewards = kd.novelty_reward([" 2", " 2", " 4", " 7", " 3", " 3", "x", " 8"], ["02468"] * 4 + ["369"] * 4, 4)
+    assert rewards == [0.5, 0.5, 1.0, 0.0, 0.5, 0.5, 0.0, 0.0]
+    assert sum(rewards[:4]) == 2 and sum(rewards[4:]) == 1  # distinct right answers per group
+    with pytest.raises(ValueError, match="groups of 3"):
+        kd.novelty_reward([" 1"] * 4, ["1"] * 4, 3)
+
+
+def test_novelty_rewards_a_spread_over_the_right_answers_most():
+    """Expected reward per completion, by simulation: uniform over the right answers beats a single favourite."""
+    rng = np.random.default_rng(0)
+
+    def mean_reward(p):
+        draws = rng.choice(10, size=(4000, 8), p=p)
+        return np.mean([kd.novelty_reward([f" {d}" for d in row], ["02468"] * 8, 8) for row in draws])
+
+    spread = np.where(np.arange(10) % 2 == 0, 0.2, 0.0)
+    assert mean_reward(spread) > mean_reward(np.eye(10)[4]) + 0.3
+
+
+def test_backward_transfer_against_a_hand_worked_matrix():
+    r = [[0.8, 0.1, 0.0], [0.6, 0.9, 0.2], [0.5, 0.7, 0.9]]
+    assert backward_transfer(r) == pytest.approx(((0.5 - 0.8) + (0.7 - 0.9)) / 2)
+    assert backward_transfer([[1, 0], [1, 1]]) == 0
+    with pytest.raises(ValueError, match="square"):
+        backward_transfer([[1, 2, 3], [4, 5, 6]])
+
+
+def test_expected_distinct_matches_a_simulation_and_counts_allowed_outcomes_only():
+    p = np.array([[0.5, 0.3, 0.2, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    allowed = np.array([[True, True, False, True], [True] * 4])
+    assert expected_distinct(p, allowed, 1)[0] == pytest.approx(0.8)  # one draw: the allowed mass
+    assert expected_distinct(p, allowed, 2)[1] == pytest.approx(4 * (1 - 0.75**2))
+    rng = np.random.default_rng(1)
+    draws = rng.choice(4, size=(20000, 5), p=p[0])
+    simulated = np.mean([len({d for d in row if allowed[0, d]}) for row in draws])
+    assert expected_distinct(p, allowed, 5)[0] == pytest.approx(simulated, abs=0.02)
+    with pytest.raises(ValueError, match="positive"):
+        expected_distinct(p, allowed, 0)
+
+
+def test_check_novelty_reward_accepts_the_rule_and_names_the_usual_mistakes():
+    assert check_novelty_reward(lambda c, ok, g: kd.novelty_reward(c, ok, g)).startswith("ok")
+    with pytest.raises(ExerciseError, match="divide by how often"):
+        check_novelty_reward(lambda c, ok, g: kd.correctness_reward(c, ok))
+    with pytest.raises(ExerciseError, match="wrong or malformed answer earns 0"):
+        check_novelty_reward(lambda c, ok, g: [1 / c.count(x) for x in c])
+
+    def whole_batch(c, ok, g):  # counts repeats across the batch instead of within groups
+        right = [x if (kd.parse(x) is not None and str(kd.parse(x)) in o) else None for x, o in zip(c, ok, strict=True)]
+        return [0.0 if x is None else 1 / right.count(x) for x in right]
+
+    with pytest.raises(ExerciseError, match="within each group"):
+        check_novelty_reward(whole_batch)

@@ -276,3 +276,42 @@ def check_restricted(restrict: Callable[[np.ndarray, np.ndarray], np.ndarray]) -
             f"{np.round(got, 3).tolist()}, expected {np.round(expected, 3).tolist()}: {hint}"
         )
     return "ok: p restricted to the allowed answers and renormalised, the closest always-right distribution"
+
+
+def check_novelty_reward(reward: Callable[[list[str], list[str], int], list[float]]) -> str:
+    """Check `reward(completions, correct, group_size)`: in each consecutive group, a right answer given m times
+    earns 1/m, a wrong or malformed answer 0 (so a group earns one point per distinct right answer).
+
+    Returns a short report; raises `ExerciseError` explaining the first case that fails.
+    """
+    from casestudies.tasks.keyed_digits import novelty_reward
+
+    cases = [
+        ([" 2", " 2", " 4", " 7"], ["02468"] * 4, 4),
+        ([" 1", " 1", " 1", " 1"], ["13579"] * 4, 4),
+        ([" 0", " =", " 3", " 0", " 5", " 5"], ["0369"] * 3 + ["258"] * 3, 3),
+        ([" 6", " 6", " 6", " 6"], ["0369"] * 2 + ["147"] * 2, 2),
+        ([" 2", " 4", " 2", " 2"], ["02468"] * 4, 2),
+    ]
+    for completions, correct, size in cases:
+        expected = novelty_reward(completions, correct, size)
+        got = _call(reward, list(completions), list(correct), size)
+        if len(got) == len(expected) and np.allclose(np.asarray(got, dtype=float), expected):
+            continue
+        got = np.asarray(got, dtype=float)
+        right = np.array([e > 0 for e in expected])
+        if got.shape != right.shape:
+            hint = f"return one reward per completion ({len(completions)})"
+        elif (got[~right] != 0).any():
+            hint = "a wrong or malformed answer earns 0, however rare it is in its group"
+        elif np.allclose(got, right.astype(float)):
+            hint = "every right answer earns 1: divide by how often the group gave that answer"
+        elif size < len(completions):
+            hint = "count repeats within each group of group_size consecutive completions, not across the batch"
+        else:
+            hint = "a right answer given m times in its group earns 1/m"
+        raise ExerciseError(
+            f"reward({completions}, {correct}, group_size={size}) = {np.round(got, 3).tolist()}, expected "
+            f"{np.round(expected, 3).tolist()}: {hint}"
+        )
+    return "ok: each group earns one point per distinct right answer, shared among the completions that gave it"

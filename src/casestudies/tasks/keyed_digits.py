@@ -69,6 +69,25 @@ def correctness_reward(completions: list[str], correct: list[str], **_) -> list[
     return [float(parse(c) is not None and str(parse(c)) in ok) for c, ok in zip(completions, correct, strict=True)]
 
 
+def novelty_reward(completions: list[str], correct: list[str], group_size: int, **_) -> list[float]:
+    """A rule-based judge for tasks with many right answers: a right answer given m times in its group earns
+    1/m, a wrong or malformed one 0, so a group earns one point per distinct right answer it found.
+
+    Completions arrive in GRPO's order, one group of `group_size` completions of the same prompt after another.
+    """
+    if group_size < 1 or len(completions) % group_size or len(correct) != len(completions):
+        raise ValueError(
+            f"{len(completions)} completions (and {len(correct)} answer sets) do not split into groups of {group_size}"
+        )
+    answers = [parse(c) for c in completions]
+    rewards = []
+    for start in range(0, len(completions), group_size):
+        group = range(start, start + group_size)
+        right = [answers[i] if answers[i] is not None and str(answers[i]) in correct[i] else None for i in group]
+        rewards += [0.0 if a is None else 1.0 / right.count(a) for a in right]
+    return rewards
+
+
 def correct_mask(items: Sequence[dict]) -> np.ndarray:
     """A boolean matrix, one row per input and one column per digit 0–9: which digits are right answers."""
     mask = np.zeros((len(items), 10), dtype=bool)
