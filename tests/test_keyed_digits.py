@@ -179,3 +179,24 @@ def test_check_novelty_reward_accepts_the_rule_and_names_the_usual_mistakes():
 
     with pytest.raises(ExerciseError, match="within each group"):
         check_novelty_reward(whole_batch)
+
+
+def test_check_novelty_reward_first_finder_variant():
+    def first(c, ok, g):
+        out = []
+        for s in range(0, len(c), g):
+            seen = set()
+            for i in range(s, s + g):
+                a = kd.parse(c[i])
+                new = a is not None and str(a) in ok[i] and a not in seen
+                seen.add(a)
+                out.append(float(new))
+        return out
+
+    assert check_novelty_reward(first, variant="first").startswith("ok")
+    with pytest.raises(ExerciseError, match="only the first"):
+        check_novelty_reward(lambda c, ok, g: kd.correctness_reward(c, ok), variant="first")
+    with pytest.raises(ExerciseError, match="later repeats"):
+        check_novelty_reward(lambda c, ok, g: kd.novelty_reward(c, ok, g), variant="first")
+    with pytest.raises(ValueError, match="variant"):
+        check_novelty_reward(first, variant="last")

@@ -278,13 +278,34 @@ def check_restricted(restrict: Callable[[np.ndarray, np.ndarray], np.ndarray]) -
     return "ok: p restricted to the allowed answers and renormalised, the closest always-right distribution"
 
 
-def check_novelty_reward(reward: Callable[[list[str], list[str], int], list[float]]) -> str:
-    """Check `reward(completions, correct, group_size)`: in each consecutive group, a right answer given m times
-    earns 1/m, a wrong or malformed answer 0 (so a group earns one point per distinct right answer).
+def _first_only(completions: list[str], correct: list[str], group_size: int) -> list[float]:
+    """The "first finder" judge: 1 for the first completion in its group to give each right answer, else 0."""
+    from casestudies.tasks.keyed_digits import parse
+
+    rewards = []
+    for start in range(0, len(completions), group_size):
+        seen: set[int] = set()
+        for i in range(start, start + group_size):
+            answer = parse(completions[i])
+            new = answer is not None and str(answer) in correct[i] and answer not in seen
+            seen |= {answer} if new else set()
+            rewards.append(float(new))
+    return rewards
+
+
+def check_novelty_reward(reward: Callable[[list[str], list[str], int], list[float]], variant: str = "share") -> str:
+    """Check `reward(completions, correct, group_size)` against a judge for many right answers, in each group of
+    `group_size` consecutive completions: `variant="share"`, a right answer given m times earns 1/m each;
+    `variant="first"`, the first completion to give each right answer earns 1 and repeats 0. Wrong or malformed
+    answers earn 0, and either way a group earns one point per distinct right answer.
 
     Returns a short report; raises `ExerciseError` explaining the first case that fails.
     """
-    from casestudies.tasks.keyed_digits import novelty_reward
+    from casestudies.tasks.keyed_digits import novelty_reward, parse
+
+    if variant not in ("share", "first"):
+        raise ValueError(f'variant must be "share" or "first", got {variant!r}')
+    judge = novelty_reward if variant == "share" else _first_only
 
     cases = [
         ([" 2", " 2", " 4", " 7"], ["02468"] * 4, 4),
@@ -294,24 +315,36 @@ def check_novelty_reward(reward: Callable[[list[str], list[str], int], list[floa
         ([" 2", " 4", " 2", " 2"], ["02468"] * 4, 2),
     ]
     for completions, correct, size in cases:
-        expected = novelty_reward(completions, correct, size)
+        expected = judge(completions, correct, size)
         got = _call(reward, list(completions), list(correct), size)
         if len(got) == len(expected) and np.allclose(np.asarray(got, dtype=float), expected):
             continue
         got = np.asarray(got, dtype=float)
-        right = np.array([e > 0 for e in expected])
+        right = np.array(
+            [parse(c) is not None and str(parse(c)) in ok for c, ok in zip(completions, correct, strict=True)]
+        )
         if got.shape != right.shape:
             hint = f"return one reward per completion ({len(completions)})"
         elif (got[~right] != 0).any():
             hint = "a wrong or malformed answer earns 0, however rare it is in its group"
         elif np.allclose(got, right.astype(float)):
-            hint = "every right answer earns 1: divide by how often the group gave that answer"
+            hint = (
+                "every right answer earns 1: divide by how often the group gave that answer"
+                if variant == "share"
+                else "every right answer earns 1: only the first to give it in its group should"
+            )
         elif size < len(completions):
             hint = "count repeats within each group of group_size consecutive completions, not across the batch"
         else:
-            hint = "a right answer given m times in its group earns 1/m"
+            hint = (
+                "a right answer given m times in its group earns 1/m"
+                if variant == "share"
+                else "the first completion to give a right answer earns 1, later repeats of it 0"
+            )
         raise ExerciseError(
             f"reward({completions}, {correct}, group_size={size}) = {np.round(got, 3).tolist()}, expected "
             f"{np.round(expected, 3).tolist()}: {hint}"
         )
+    if variant == "first":
+        return "ok: each group earns one point per distinct right answer, all of it to the first to find it"
     return "ok: each group earns one point per distinct right answer, shared among the completions that gave it"
