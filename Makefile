@@ -3,7 +3,7 @@ PYTHON ?= python3
 SCALE ?=
 CHAPTER ?= 01
 
-.PHONY: setup book test run browse benchmark
+.PHONY: setup book test run browse assignments benchmark
 
 setup:
 	$(PYTHON) dev.py setup
@@ -19,6 +19,9 @@ run:
 
 browse:
 	$(PYTHON) dev.py browse
+
+assignments:
+	$(PYTHON) dev.py assignments
 
 benchmark:
 	.venv/bin/python benchmarks/grpo_engine.py

@@ -10,6 +10,7 @@
     python dev.py settle                         store executed notebooks' progress bars as finally shown
     python dev.py browse [--student]             open every page of the built site in headless Chromium, offline:
                                                  math rendered, figures and links there, launch buttons present
+    python dev.py assignments                    build each chapter's code exercise as an Otter-Grader assignment
 
 Everything runs inside `.venv` (created on first use) unless a virtual environment or a conda environment
 other than conda's `base` is active, in which case that one is used and a torch already there is kept.
@@ -42,6 +43,7 @@ BUILD = ROOT / "_build"
 BOOK_HTML = BUILD / "html" / "index.html"
 BOOK_PAGES = [ROOT / "book" / "scorecard.ipynb", ROOT / "book" / "status.ipynb"]  # computed from the results
 STUDENT_DIR = BUILD / "student"  # the student site: `_build/student/_build/html/`, solutions left out
+ASSIGNMENTS_DIR = BUILD / "assignments"  # one Otter-Grader assignment per chapter: student/ and autograder/
 SMOKE_DIR = BUILD / "smoke"  # executed copies of smoke runs: the committed notebooks keep their cpu outputs
 FAILED_DIR = BUILD / "failed"  # executed copies of runs where a cell failed, for inspection
 EXECUTING_DIR = BUILD / "executing"  # runs in progress (same disk as the notebooks, so the final move is atomic)
@@ -538,9 +540,133 @@ def execute_book(scale: str) -> None:
         )
 
 
+def _balanced_call(text: str, start: int) -> str:
+    """The call that starts at `start` (`name(`), up to its matching closing parenthesis."""
+    depth = 0
+    for end in range(text.index("(", start), len(text)):
+        depth += {"(": 1, ")": -1}.get(text[end], 0)
+        if depth == 0:
+            return text[start : end + 1]
+    raise ValueError(f"unbalanced call in {text[start : start + 80]!r}")
+
+
+def _first_code_block(markdown: str) -> list[str]:
+    """The first indented (4-space) code block of a piece of markdown, dedented, blank lines kept inside."""
+    lines, inside = [], False
+    for line in markdown.splitlines():
+        if line.startswith("    ") or (inside and not line.strip()):
+            inside = True
+            lines.append(line[4:])
+        elif inside:
+            break
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def code_exercise(notebook: Path) -> dict | None:
+    """A chapter's auto-checked code exercise, read from its markdown: its label, its prompt, the reference
+    solution (the solution's first code block, up to the check) and the `casestudies.exercises` check that
+    grades it, with the name of the function it checks; None when the chapter has none."""
+    cells = json.loads(notebook.read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    for match in re.finditer(r"```\{exercise\}\n:label: (\S+)\n(.*?)\n```", text, re.S):
+        label, prompt = match.group(1), match.group(2).strip()
+        solution = re.search(r"```\{solution\} " + re.escape(label) + r"\n(.*?)\n```", text, re.S)
+        found = re.search(r"check_\w+\(", prompt + "\n" + (solution.group(1) if solution else ""))
+        if not solution or not found:
+            continue
+        check = _balanced_call(found.string, found.start())
+        code = []
+        for line in _first_code_block(solution.group(1)):
+            if "check_" in line and "import" not in line:
+                break
+            if not line.startswith("from casestudies.exercises import"):
+                code.append(line)
+        function = re.match(r"check_\w+\((\w+)", check)
+        return {
+            "label": label,
+            "prompt": prompt,
+            "solution": "\n".join(code).strip(),
+            "check": check,
+            "helper": check.split("(")[0],
+            "function": function.group(1) if function else None,
+        }
+    return None
+
+
+def _with_solution_markers(code: str) -> str:
+    """The reference code with the body of its one function, which ends it, between Otter's solution markers:
+    the student's copy keeps the imports and the signature, and `...` for the body."""
+    if code.count("def ") != 1:
+        raise ValueError(f"a code exercise's solution should define one function, got:\n{code}")
+    head, _, body = code.partition("\n    ")
+    return f"{head}\n    # BEGIN SOLUTION\n    {body}\n    # END SOLUTION"
+
+
+def assignment_master(notebook: Path, exercise: dict) -> dict:
+    """An Otter-Grader master notebook for a chapter's code exercise: the prompt, the reference solution between
+    solution markers, and a hidden test that runs the chapter's own check (so the grade and its message are the
+    book's)."""
+    import nbformat
+
+    v4 = nbformat.v4
+    name = re.sub(r"\W", "_", exercise["label"])
+    cells = [
+        v4.new_raw_cell(
+            f"# ASSIGNMENT CONFIG\nname: {notebook.stem}\nexport_cell: false\ninit_cell: false\ncheck_all_cell: false\n"
+        ),
+        v4.new_markdown_cell(
+            f"# {notebook.stem}: the chapter's code exercise\n\nThe exercise comes from the "
+            f"chapter `{notebook.name}`; run this notebook where the book's package is installed "
+            "(the chapter's first cell installs it on Colab). Write your answer in the cell "
+            "below the question; it is graded by the same check the chapter offers."
+        ),
+        v4.new_code_cell("import math\n\nimport numpy as np"),
+        v4.new_raw_cell(f"# BEGIN QUESTION\nname: {name}\npoints: 1"),
+        v4.new_markdown_cell(exercise["prompt"]),
+        v4.new_raw_cell("# BEGIN SOLUTION"),
+        v4.new_code_cell(_with_solution_markers(exercise["solution"])),
+        v4.new_raw_cell("# END SOLUTION"),
+        v4.new_raw_cell("# BEGIN TESTS"),
+        v4.new_code_cell(
+            f'""" # BEGIN TEST CONFIG\nhidden: true\n""" # END TEST CONFIG\n'
+            f"from casestudies.exercises import {exercise['helper']}\n"
+            f"report = {exercise['check']}"
+        ),
+        v4.new_raw_cell("# END TESTS"),
+        v4.new_raw_cell("# END QUESTION"),
+    ]
+    master = v4.new_notebook(cells=cells)
+    master.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return master
+
+
+def build_assignments(out: Path = ASSIGNMENTS_DIR) -> dict[str, Path]:
+    """Every chapter's code exercise as an Otter-Grader assignment under `out/<chapter>/`: `student/` (the
+    notebook to hand out, solution stripped) and `autograder/` (the zip for `otter run` or Gradescope, and the
+    reference notebook). Otter Assign grades the reference solution as it builds, so a broken one stops here."""
+    import nbformat
+
+    built = {}
+    for notebook in chapters():
+        exercise = code_exercise(notebook)
+        if exercise is None:
+            raise SystemExit(f"{relative(notebook)} has no auto-checked code exercise to turn into an assignment")
+        folder = out / notebook.stem
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        master = folder / f"{notebook.stem}.ipynb"
+        nbformat.write(assignment_master(notebook, exercise), master)
+        sh(python(), "-m", "otter", "assign", "--no-pdfs", master.name, "dist", cwd=folder)
+        built[notebook.stem] = folder / "dist"
+    print(f"\nThe assignments are under {relative(out)}/<chapter>/dist/ (student/ and autograder/)")
+    return built
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["setup", "book", "test", "run", "settle", "colab", "browse"])
+    parser.add_argument("command", choices=["setup", "book", "test", "run", "settle", "colab", "browse", "assignments"])
     parser.add_argument("chapter", nargs="?", help="with `run` or `colab`: the chapter number, e.g. 01")
     parser.add_argument("--scale", choices=["smoke", "cpu", "gpu"], help="re-execute chapters at this scale")
     parser.add_argument(
@@ -564,6 +690,8 @@ def main() -> None:
         build_book(student=args.student)
     elif args.command == "test":
         test()
+    elif args.command == "assignments":
+        build_assignments()
     elif args.command == "run" and not execute(
         chapter(args.chapter), args.scale or os.environ.get("CASESTUDIES_SCALE")
     ):

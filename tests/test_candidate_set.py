@@ -196,3 +196,8 @@ def test_checker_accepts_bounded_proper_rules():
 def test_checker_explains_wrong_rules(rule, bound, match):
     with pytest.raises(ExerciseError, match=match):
         check_scoring_rule(rule, bounded_by=bound)
+
+
+def test_checker_says_so_when_a_rule_returns_nothing():
+    with pytest.raises(ExerciseError, match="returned None: return a number"):
+        check_scoring_rule(lambda q, correct: None)

@@ -179,6 +179,8 @@ def test_check_novelty_reward_accepts_the_rule_and_names_the_usual_mistakes():
 
     with pytest.raises(ExerciseError, match="within each group"):
         check_novelty_reward(whole_batch)
+    with pytest.raises(ExerciseError, match="one reward per completion"):
+        check_novelty_reward(lambda c, ok, g: None)
 
 
 def test_check_novelty_reward_first_finder_variant():

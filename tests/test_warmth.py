@@ -126,6 +126,8 @@ def test_style_forecast_checker_accepts_the_mixture_and_explains_a_swap():
         check_style_forecast(lambda p, e_w, e_c: (1 - p) * e_w + p * e_c)
     with pytest.raises(ExerciseError, match="weighted by how often"):
         check_style_forecast(lambda p, e_w, e_c: e_w)
+    with pytest.raises(ExerciseError, match="returned None: return a number"):
+        check_style_forecast(lambda p, e_w, e_c: None)
     with pytest.raises(ExerciseError, match="raised ZeroDivisionError"):
         check_style_forecast(lambda p, e_w, e_c: 1 / 0)
 

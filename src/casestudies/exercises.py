@@ -27,6 +27,14 @@ def _call(fn: Callable, *args):
         ) from err
 
 
+def _number(value, call: str) -> float:
+    """A learner's return value as a float, or an `ExerciseError` naming the call when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ExerciseError(f"{call} returned {value!r}: return a number") from None
+
+
 def expected_score(rule: Callable[[float, bool], float], q: float, p: float) -> float:
     """E[rule(q, correct)] when the answer is right with probability p."""
     return p * rule(q, True) + (1 - p) * rule(q, False)
@@ -41,7 +49,7 @@ def check_scoring_rule(rule: Callable[[float, bool], float], bounded_by: float =
     values = {}
     for q in CONFIDENCE_LEVELS:
         for correct in (True, False):
-            v = float(_call(rule, q, correct))
+            v = _number(_call(rule, q, correct), f"rule({q}, {correct})")
             if not math.isfinite(v):
                 raise ExerciseError(f"rule({q}, {correct}) = {v}: a scoring rule for RL must be finite")
             values[q, correct] = v
@@ -194,7 +202,7 @@ def check_style_forecast(forecast: Callable[[float, float, float], float]) -> st
     """
     cases = [(0.3, 0.4, 0.05), (0.75, 0.1, 0.3), (1.0, 0.4, 0.05), (0.0, 0.4, 0.05), (0.5, 0.0, 0.0)]
     for warm, if_warm, if_cold in cases:
-        got = float(_call(forecast, warm, if_warm, if_cold))
+        got = _number(_call(forecast, warm, if_warm, if_cold), f"forecast({warm}, {if_warm}, {if_cold})")
         expected = warm * if_warm + (1 - warm) * if_cold
         if not math.isclose(got, expected, abs_tol=1e-9):
             hint = (
@@ -317,6 +325,11 @@ def check_novelty_reward(reward: Callable[[list[str], list[str], int], list[floa
     for completions, correct, size in cases:
         expected = judge(completions, correct, size)
         got = _call(reward, list(completions), list(correct), size)
+        if not isinstance(got, list | tuple | np.ndarray):
+            raise ExerciseError(
+                f"reward({completions}, ..., group_size={size}) returned {got!r}: return a list with one reward per "
+                "completion"
+            )
         if len(got) == len(expected) and np.allclose(np.asarray(got, dtype=float), expected):
             continue
         got = np.asarray(got, dtype=float)
