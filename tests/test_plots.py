@@ -50,3 +50,38 @@ def test_seed_interval_is_the_verdicts_t_interval_and_seaborn_draws_it():
     low, high = stats.t_interval(values)[1:]
     assert band.min() == pytest.approx(low) and band.max() == pytest.approx(high + 1)
     plt.close(ax.figure)
+
+
+def test_standardised_effects_put_the_verdicts_rule_at_one():
+    from casestudies.plots import standardised
+    from casestudies.stats import Effect, Hypothesis, judge
+
+    greater = Hypothesis("H", "claim", "m", "a", "b", "greater")
+    less = Hypothesis("H", "claim", "m", "a", "b", "less", margin=0.1)
+    for h, estimate, low, high, expected in [
+        (greater, 0.5, 0.2, 0.8, 0.5 / 0.3),  # clears zero: above 1
+        (greater, 0.1, -0.2, 0.4, 0.1 / 0.3),  # points the right way only: between 0 and 1
+        (greater, -0.1, -0.3, 0.1, -0.1 / 0.2),
+        (less, -0.5, -0.7, -0.3, 0.6 / 0.2),  # "less" with a margin: the bound is +0.1
+    ]:
+        effect = Effect(h, estimate, low, high, 5, 5, judge(h, estimate, low, high))
+        assert standardised(effect) == pytest.approx(expected)
+        assert (standardised(effect) > 1) == (effect.outcome == "reproduced")
+        assert (0 < standardised(effect) <= 1) == (effect.outcome == "partly")
+    assert standardised(Effect(greater, 0.2, 0.2, 0.2, 5, 5, "reproduced")) == np.inf
+
+
+def test_book_overview_draws_one_point_per_hypothesis_and_counts_per_chapter():
+    from casestudies.plots import book_overview
+    from casestudies.stats import Effect, Hypothesis, Verdict
+
+    h = Hypothesis("H", "claim", "m", "a", "b", "greater")
+    verdicts = {
+        "01": Verdict([Effect(h, 0.5, 0.2, 0.8, 5, 5, "reproduced"), Effect(h, -9.0, -10, -8, 5, 0, "not reproduced")]),
+        "02": Verdict([Effect(h, 0.1, -0.2, 0.4, 5, 3, "partly")]),
+    }
+    ax = book_overview(verdicts, clip=6.0)
+    points = np.concatenate([c.get_offsets() for c in ax.collections])
+    assert len(points) == 3 and points[:, 0].min() == -6.0  # the far-off effect is clipped
+    assert [t.get_text() for t in ax.texts] == ["1/2", "0/1"]
+    plt.close("all")

@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from casestudies.metrics import reliability_bins
-from casestudies.stats import REPRODUCED, Verdict, t_interval
+from casestudies.stats import REPRODUCED, Effect, Verdict, t_interval
 
 OUTCOME_COLOURS = {REPRODUCED: "#1b7837", "partly": "#dfa800", "not reproduced": "#b2182b"}
 
@@ -128,4 +128,37 @@ def forest_plot(verdict: Verdict, ax=None):
     ax.set_yticks(ys, labels, fontsize=8)
     ax.axvline(0, color="grey", lw=0.8, ls=":")
     ax.set_xlabel("mean paired difference over seeds (95% t-interval); tick = bound to clear")
+    return ax
+
+
+def standardised(effect: Effect) -> float:
+    """A hypothesis' effect in units of its own 95% half-width, measured from the bound it had to clear and signed
+    so that the claimed direction is positive: above 1 the interval clears the bound (reproduced), between 0 and 1
+    only the estimate does (partly). ±inf when every seed gave the same difference; NaN when undefined."""
+    h = effect.hypothesis
+    gap = (effect.estimate - h.bound) * (1.0 if h.direction == "greater" else -1.0)
+    half = (effect.ci_high - effect.ci_low) / 2
+    if np.isnan(gap) or np.isnan(half):
+        return float("nan")
+    return gap / half if half > 0 else float(np.copysign(np.inf, gap)) if gap else 0.0
+
+
+def book_overview(verdicts: dict[str, Verdict], clip: float = 6.0, ax=None):
+    """Every hypothesis of every chapter on one scale (`standardised`: its effect over its own half-width,
+    clipped to ±`clip`), one row per chapter, coloured by outcome, with the chapter's count of reproduced ones."""
+    names = list(verdicts)
+    ax = ax or plt.figure(figsize=(8.0, 0.8 + 0.45 * len(names))).gca()
+    for row, name in enumerate(names):
+        effects = [e for e in verdicts[name].effects if not np.isnan(standardised(e))]
+        x = np.clip([standardised(e) for e in effects], -clip, clip)
+        y = row + np.linspace(-0.25, 0.25, len(effects)) if len(effects) > 1 else np.full(len(effects), row)
+        ax.scatter(x, y, c=[OUTCOME_COLOURS[e.outcome] for e in effects], s=22, zorder=3)
+        shown = sum(e.outcome == REPRODUCED for e in verdicts[name].effects)
+        ax.text(clip * 1.05, row, f"{shown}/{len(verdicts[name].effects)}", va="center", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    for x, style in [(0, ":"), (1, "--")]:
+        ax.axvline(x, color="grey", lw=0.8, ls=style)
+    ax.set_xlim(-clip * 1.05, clip * 1.15)
+    ax.set_xlabel("effect in units of its 95% half-width, claimed direction positive (dashed: reproduced beyond)")
     return ax
