@@ -41,6 +41,15 @@ def test_every_notebook_is_in_the_table_of_contents_and_the_intro():
     assert listed == on_disk
 
 
+def test_the_scorecards_leak_table_covers_every_chapter_with_hypotheses_it_declared():
+    leaks = yaml.safe_load((ROOT / "book" / "leaks.yml").read_text())
+    assert list(leaks) == toc_chapters()
+    for chapter, row in leaks.items():
+        assert {"objective", "dimension", "leak", "fix", "fix_test"} <= set(row), chapter
+        declared = {h["name"] for h in json.loads((ROOT / "results" / f"{chapter}.json").read_text())["hypotheses"]}
+        assert row["leak"] in declared and (row["fix_test"] is None or row["fix_test"] in declared), chapter
+
+
 def test_every_chapter_has_a_results_file_and_no_results_file_is_orphaned():
     results = sorted(p.stem for p in (ROOT / "results").glob("*.json"))
     assert results == [p.stem for p in NOTEBOOKS]
