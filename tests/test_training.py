@@ -350,6 +350,16 @@ def test_track_records_before_the_first_step_and_every_few_steps(tokenizer):
     assert frame["p7"].iloc[-1] == pytest.approx(prob_of(model, tokenizer, items[0]["prompt"], "7"))
     with pytest.raises(ValueError, match="every"):
         Track(lambda m: {}, every=0)
+    uneven = Track(lambda m: {"p7": prob_of(m, tokenizer, items[0]["prompt"], "7")}, every=5)
+    sft(
+        tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0),
+        tokenizer,
+        items,
+        steps=12,
+        batch_size=16,
+        callbacks=[uneven],
+    )
+    assert uneven.frame()["step"].tolist() == [0, 5, 10, 12]  # the final model too, once
 
 
 def test_grpo_fills_the_context_in_as_each_batch_is_drawn(tokenizer):

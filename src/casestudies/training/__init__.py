@@ -77,9 +77,10 @@ class StopWhen(TrainerCallback):
 
 
 class Track(TrainerCallback):
-    """Record `measure(model)` (a dict of numbers) before the first step and every `every` optimizer steps, as
-    rows with the `step`: a checkpoint's trajectory without saving checkpoints. `measure` should put the model
-    back in training mode if it changes it (the generation helpers do)."""
+    """Record `measure(model)` (a dict of numbers) before the first step, every `every` optimizer steps and after
+    the last, as rows with the `step`: a checkpoint's trajectory without saving checkpoints, always ending on the
+    final model. `measure` should put the model back in training mode if it changes it (the generation helpers
+    do)."""
 
     def __init__(self, measure: Callable[[PreTrainedModel], Mapping[str, float]], every: int):
         if every < 1:
@@ -91,6 +92,10 @@ class Track(TrainerCallback):
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if state.global_step % self.every == 0:
+            self.rows.append({"step": state.global_step, **self.measure(model)})
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        if self.rows[-1]["step"] != state.global_step:
             self.rows.append({"step": state.global_step, **self.measure(model)})
 
     def frame(self) -> pd.DataFrame:
