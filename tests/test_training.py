@@ -351,14 +351,7 @@ def test_track_records_before_the_first_step_and_every_few_steps(tokenizer):
     with pytest.raises(ValueError, match="every"):
         Track(lambda m: {}, every=0)
     uneven = Track(lambda m: {"p7": prob_of(m, tokenizer, items[0]["prompt"], "7")}, every=5)
-    sft(
-        tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0),
-        tokenizer,
-        items,
-        steps=12,
-        batch_size=16,
-        callbacks=[uneven],
-    )
+    sft(model, tokenizer, items, steps=12, batch_size=16, callbacks=[uneven])  # 12 more steps, measured every 5
     assert uneven.frame()["step"].tolist() == [0, 5, 10, 12]  # the final model too, once
 
 
