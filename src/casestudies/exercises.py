@@ -361,3 +361,46 @@ def check_novelty_reward(reward: Callable[[list[str], list[str], int], list[floa
     if variant == "first":
         return "ok: each group earns one point per distinct right answer, all of it to the first to find it"
     return "ok: each group earns one point per distinct right answer, shared among the completions that gave it"
+
+
+def check_lowest_penalty_downsample(downsample: Callable[[np.ndarray, np.ndarray, int], list[int]]) -> str:
+    """Check `downsample(rewards, penalties, keep)`, the released rStar2-Agent variant of Resample-on-Correct: the
+    indices of `keep` rollouts, successes (reward > 0) and failures in `training.keep_counts`'s numbers, each
+    the ones with the lowest penalty. Returns a short report; raises `ExerciseError` on the first case that fails.
+    """
+    from casestudies.training.rollouts import keep_counts
+
+    cases = [
+        ([1, 1, 1, 1, 0, 0, 0, 0], [0.5, 0.0, 0.25, 0.0, 1.0, 0.0, 0.5, 0.25], 4),
+        ([1, 0, 0, 0, 0, 0, 1, 1], [0.0, 0.5, 0.0, 1.5, 0.25, 0.5, 0.5, 0.0], 4),
+        ([1, 1, 1, 1, 1, 1, 1, 0], [0.5, 0.5, 0.0, 0.25, 1.0, 0.0, 0.5, 1.0], 4),
+        ([0, 0, 0, 0, 0, 0], [0.5, 0.0, 1.0, 0.25, 0.5, 0.0], 3),
+        ([1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0], [0.1 * i for i in range(12)], 6),
+    ]
+    for rewards, penalties, keep in cases:
+        r, p = np.asarray(rewards, dtype=float), np.asarray(penalties, dtype=float)
+        call = f"downsample(rewards={rewards}, penalties={penalties}, keep={keep})"
+        got = _call(downsample, r.copy(), p.copy(), keep)
+        try:
+            chosen = sorted(int(i) for i in got)
+        except (TypeError, ValueError):
+            raise ExerciseError(f"{call} returned {got!r}: return a list of indices") from None
+        n_pos, n_neg = keep_counts(r, keep)
+        if len(set(chosen)) != len(chosen) or len(chosen) != keep or not all(0 <= i < r.size for i in chosen):
+            raise ExerciseError(f"{call} = {chosen}: return {keep} different indices into the group")
+        kept_pos = [i for i in chosen if r[i] > 0]
+        if len(kept_pos) != n_pos:
+            raise ExerciseError(
+                f"{call} kept {len(kept_pos)} successes and {keep - len(kept_pos)} failures, expected {n_pos} and "
+                f"{n_neg}: keep each kind's share of the group (rounded half up), at least one of each when the "
+                "group has both"
+            )
+        for kind, mask in (("successes", r > 0), ("failures", r <= 0)):
+            kept = sorted(p[i] for i in chosen if mask[i])
+            best = sorted(p[mask])[: len(kept)]
+            if not np.allclose(kept, best):
+                raise ExerciseError(
+                    f"{call} kept {kind} with penalties {kept}, expected the lowest, {best}: sort each kind by "
+                    "penalty and keep the first ones"
+                )
+    return "ok: each kind in its share of the group, the lowest penalties first"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -158,3 +158,77 @@ def completion_logprobs(
             logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
             totals.append((logp * scored[:, 1:]).sum(dim=1).cpu())
     return torch.cat(totals)
+
+
+Environment = Callable[[str, list[str]], tuple[list[str], bool]]
+"""An environment's turn: given the prompt and the completion's words so far (its own replies included), the
+words it appends and whether the episode ends (e.g. `casestudies.tasks.calculator.environment`)."""
+
+
+@torch.no_grad()
+def sample_episodes(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    environment: Environment,
+    max_words: Callable[[str], int],
+    generator: torch.Generator,
+    prefixes: list[str] | None = None,
+    batch_size: int = 512,
+) -> list[dict]:
+    """Sample one multi-turn episode per prompt at temperature 1, letting `environment` reply between the model's
+    tokens; an episode ends at the end-of-sequence token, when the environment ends it, or at `max_words(prompt)`.
+
+    Returns, per prompt: `completion_ids` (the model's tokens and the environment's, in order), `logprobs` (0 for
+    the environment's tokens), `env_mask` (1 on the model's tokens, 0 on the environment's: what TRL's
+    `rollout_func` expects) and `text`. `prefixes` start a completion with words the model did not write (they
+    count as the environment's). Seeded through `generator` (on the model's device): the same seed and batch
+    size give the same episodes.
+    """
+    if prefixes is not None and len(prefixes) != len(prompts):
+        raise ValueError(f"got {len(prompts)} prompts but {len(prefixes)} prefixes")
+    device = next(model.parameters()).device
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    episodes = []
+    for start in range(0, len(prompts), batch_size):
+        batch = prompts[start : start + batch_size]
+        heads = [tokenizer(p, add_special_tokens=False).input_ids for p in batch]
+        eps = [{"completion_ids": [], "logprobs": [], "env_mask": [], "words": []} for _ in batch]
+        for i, ep in enumerate(eps):
+            words = (prefixes[start + i] if prefixes else "").split()
+            ep["completion_ids"] += tokenizer.convert_tokens_to_ids(words)
+            ep["logprobs"] += [0.0] * len(words)
+            ep["env_mask"] += [0] * len(words)
+            ep["words"] += words
+        active = list(range(len(batch)))
+        with eval_mode(model):
+            while active:
+                rows = [heads[i] + eps[i]["completion_ids"] for i in active]
+                width = max(map(len, rows))
+                ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)
+                mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
+                logits = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask)).logits[:, -1]
+                logp = torch.log_softmax(logits.float(), dim=-1)
+                tokens = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+                chosen = logp.gather(1, tokens[:, None]).squeeze(1)
+                still = []
+                for i, token, lp in zip(active, tokens.tolist(), chosen.tolist(), strict=True):
+                    ep = eps[i]
+                    ep["completion_ids"].append(token)
+                    ep["logprobs"].append(lp)
+                    ep["env_mask"].append(1)
+                    if token == eos:
+                        continue
+                    ep["words"].append(tokenizer.convert_ids_to_tokens(token))
+                    reply, stop = environment(batch[i], ep["words"])
+                    ep["completion_ids"] += tokenizer.convert_tokens_to_ids(reply)
+                    ep["logprobs"] += [0.0] * len(reply)
+                    ep["env_mask"] += [0] * len(reply)
+                    ep["words"] += reply
+                    if not stop and len(ep["words"]) < max_words(batch[i]):
+                        still.append(i)
+                active = still
+        for ep in eps:
+            ep["text"] = " ".join(ep.pop("words"))
+        episodes += eps
+    return episodes

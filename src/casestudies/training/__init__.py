@@ -7,6 +7,7 @@ batch shapes, one progress bar) so a chapter's cells show only what differs: the
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, PrinterCallba
 from transformers.utils import logging as hf_logging
 from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer
 
+from casestudies.training.rollouts import ToolRollout, keep_counts, random_downsample, resample_on_correct
+
 RewardFunction = Callable[..., list[float]]
 
 __all__ = [
@@ -28,10 +31,14 @@ __all__ = [
     "RewardLog",
     "ShuffledReward",
     "StopWhen",
+    "ToolRollout",
     "Track",
     "difficulty_bias",
     "group_advantages",
     "grpo",
+    "keep_counts",
+    "random_downsample",
+    "resample_on_correct",
     "sft",
 ]
 
@@ -295,6 +302,7 @@ def grpo(
     desc: str = "GRPO",
     callbacks: Sequence[TrainerCallback] = (),
     context: Callable[[], str] | None = None,
+    rollout: Callable[[list[str], GRPOTrainer], dict] | None = None,
 ) -> pd.DataFrame:
     """GRPO with custom reward functions via TRL's `GRPOTrainer`; trains `model` in place, returns the log history.
 
@@ -305,6 +313,8 @@ def grpo(
     With `mask_truncated`, completions cut off at `max_completion_length` are left out of the loss.
     With `context`, each prompt's `{context}` field is filled in with `context()` as its batch is drawn, so a
     callback can change the prompt during training (it takes effect one step later: a batch is drawn ahead).
+    With `rollout` (TRL's `rollout_func`, e.g. a `ToolRollout`), it samples the groups instead of `generate`:
+    multi-turn episodes with an environment, whose tokens it masks out of the loss.
     """
     _quiet()
     if generations < 2:
@@ -340,7 +350,9 @@ def grpo(
                 model.save_pretrained(reference)
                 model.config._name_or_path = reference
             arguments = _trainer_arguments(model, tokenizer, config, data, desc, callbacks)
-            return _train(GRPOTrainer(reward_funcs=reward_funcs, **arguments))
+            if rollout is not None:
+                os.environ["TRL_EXPERIMENTAL_SILENCE"] = "1"  # rollout_func is marked experimental in TRL 1.x
+            return _train(GRPOTrainer(reward_funcs=reward_funcs, rollout_func=rollout, **arguments))
     finally:
         model.config._name_or_path = name_or_path  # the model's own name, not the deleted reference folder
 
