@@ -78,9 +78,29 @@ def test_judge_on_crafted_completions():
     assert wrong_end["outcome"] == "false claim" and not wrong_end["miscalculated"] and wrong_end["first_dead"]
     reused = cd.judge(p, "3 + 5 = 8 , 8 * 2 = 16 , 16 * 1 = 16 SOLVED")
     assert reused["illegal"] and reused["outcome"] == "false claim"
+    sloppy_dead_end = cd.judge(p, "3 * 5 = 16 , BACK , 3 + 5 = 8 , 8 * 2 = 16 SOLVED")  # only the claimed path counts
+    assert sloppy_dead_end["outcome"] == "solved" and not sloppy_dead_end["miscalculated"]
+    assert wrong_end["wrong_end"] and not fabricated["wrong_end"] and not reused["wrong_end"]
     recovered = cd.judge(p, "3 * 5 = 15 , 15 - 2 = 13 , BACK , 3 + 5 = 8 , 8 * 2 = 16 SOLVED")
     assert recovered["recovered"] and recovered["backs"] == 1 and recovered["outcome"] == "solved"
     assert cd.judge(p, "NONE")["outcome"] == "none" and not cd.judge(p, "NONE")["right"]
     assert cd.judge(cd.Problem((1, 1, 1), 29), "NONE")["right"]
     assert cd.judge(p, "3 + 5 = 8 , 8 *")["outcome"] == "malformed"
     assert cd.judge(p, "3 + = 8 SOLVED")["outcome"] == "malformed"
+
+
+def test_check_path_verifier_accepts_the_judge_and_names_the_case_a_wrong_verifier_misses():
+    from casestudies.exercises import ExerciseError, check_path_verifier
+
+    def by_judge(numbers, target, path):
+        text = cd.steps(path) + " SOLVED"
+        return cd.judge(cd.Problem(tuple(numbers), target), text)["outcome"] == "solved"
+
+    def ends_on_target(numbers, target, path):  # trusts the arithmetic it is shown
+        return path[-1][3] == target
+
+    assert check_path_verifier(by_judge).startswith("ok")
+    with pytest.raises(ExerciseError, match="wrong arithmetic"):
+        check_path_verifier(ends_on_target)
+    with pytest.raises(ExerciseError, match="return True or False"):
+        check_path_verifier(lambda n, t, p: "yes")

@@ -404,3 +404,31 @@ def check_lowest_penalty_downsample(downsample: Callable[[np.ndarray, np.ndarray
                     "penalty and keep the first ones"
                 )
     return "ok: each kind in its share of the group, the lowest penalties first"
+
+
+def check_path_verifier(verify: Callable[[tuple[int, ...], int, list[tuple[int, str, int, int]]], bool]) -> str:
+    """Check `verify(numbers, target, path)`, the test a careful Countdown solver runs before claiming SOLVED: true
+    exactly when every step (a, op, b, c) uses numbers still available, is allowed by the rules (`countdown.apply`)
+    and computes c correctly, and the path uses every number and ends on the target. Returns a short report;
+    raises `ExerciseError` on the first case that fails, naming what the case is about."""
+    cases = [
+        ((3, 5, 2), 16, [(3, "+", 5, 8), (8, "*", 2, 16)], True, "a correct path"),
+        ((3, 5, 2), 16, [(3, "+", 5, 8), (8, "+", 2, 16)], False, "a step with wrong arithmetic (8 + 2 is not 16)"),
+        ((3, 5, 2), 16, [(3, "*", 5, 15), (15, "-", 2, 13)], False, "a legal path that ends on 13, not the target"),
+        ((3, 5, 2), 16, [(3, "+", 5, 8), (8, "*", 2, 16), (16, "*", 1, 16)], False, "a third step with a 1 it lacks"),
+        ((4, 4, 1), 16, [(4, "*", 4, 16), (16, "*", 1, 16)], True, "a path that uses a repeated number twice"),
+        ((4, 2, 1), 16, [(4, "*", 4, 16), (16, "*", 1, 16)], False, "a path that uses the 4 twice"),
+        ((7, 2, 3), 5, [(7, "/", 2, 3), (3, "+", 2, 5)], False, "an inexact division (7 / 2)"),
+        ((2, 9, 3), 3, [(2, "-", 9, 7), (7, "-", 3, 4)], False, "a subtraction below zero (2 − 9)"),
+        ((6, 2, 5), 8, [(6, "+", 2, 8)], False, "a path that leaves the 5 unused"),
+        ((6, 3, 5), 10, [(6, "/", 3, 2), (2, "*", 5, 10)], True, "a correct path with an exact division"),
+    ]
+    for numbers, target, path, expected, about in cases:
+        got = _call(verify, numbers, target, [tuple(step) for step in path])
+        if not isinstance(got, bool | np.bool_):
+            raise ExerciseError(f"verify({numbers}, {target}, {path}) returned {got!r}: return True or False")
+        if bool(got) != expected:
+            raise ExerciseError(
+                f"verify({numbers}, {target}, {path}) = {got}, expected {expected}: the case is {about}"
+            )
+    return "ok: true exactly for legal, correctly computed paths that use every number and end on the target"

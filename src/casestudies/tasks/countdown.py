@@ -141,16 +141,18 @@ def trace(problem: Problem, style: str, rng: np.random.Generator, max_dead_ends:
 def judge(problem: Problem, completion: str) -> dict:
     """Score a completion (the words after the prompt). `outcome`: "solved" (claims SOLVED after a legal,
     correctly computed path to the target), "false claim" (claims SOLVED otherwise), "none" (claims NONE) or
-    "malformed" (no claim, or a step that does not parse); `right` whether the claim is true; `miscalculated`
-    whether a step's result is wrong arithmetic (`a op b = c` with c ≠ a op b); `illegal` whether a step uses a
-    number it does not have or a forbidden operation; `backs` the number of BACKs; `first_dead` whether the first
-    path tried was abandoned or ended away from the target; `recovered` whether such a trace still ended solved."""
+    "malformed" (no claim, or a step that does not parse). The claimed path is the last one (after the last
+    `BACK`); a path abandoned with `BACK` may be wrong without making the claim false. About the claimed path:
+    `miscalculated` whether a step's result is wrong arithmetic (`a op b = c` with c ≠ a op b), `illegal`
+    whether a step uses a number it does not have or a forbidden operation, `wrong_end` whether it is legal and
+    correctly computed but does not use every number and end on the target. `right` whether the claim is true;
+    `backs` the number of BACKs; `first_dead` whether the first path was abandoned or ended away from the target;
+    `recovered` whether such a trace still ended solved."""
     words = completion.split()
     claim = next((w for w in words if w in ("SOLVED", "NONE")), None)
     body = words[: words.index(claim)] if claim else words
-    attempts: list[list[int]] = []
-    current: list[int] = []
-    miscalculated = illegal = False
+    attempts: list[dict] = []
+    current = {"results": [], "miscalculated": False, "illegal": False}
     malformed = claim is None
     state = list(problem.numbers)
     for chunk in " ".join(body).split(","):
@@ -159,7 +161,7 @@ def judge(problem: Problem, completion: str) -> dict:
             continue
         if tokens == ["BACK"]:
             attempts.append(current)
-            current, state = [], list(problem.numbers)
+            current, state = {"results": [], "miscalculated": False, "illegal": False}, list(problem.numbers)
             continue
         if len(tokens) != 5 or tokens[1] not in OPS or tokens[3] != "=" or not all(t.isdigit() for t in tokens[::2]):
             malformed = True
@@ -167,16 +169,17 @@ def judge(problem: Problem, completion: str) -> dict:
         a, op, b, c = int(tokens[0]), tokens[1], int(tokens[2]), int(tokens[4])
         available = a in state and b in state and (a != b or state.count(a) > 1)
         result = apply(a, op, b)
-        illegal |= not available or result is None
-        miscalculated |= result is not None and result != c
+        current["illegal"] |= not available or result is None
+        current["miscalculated"] |= result is not None and result != c
         if available:
             state.remove(a)
             state.remove(b)
         state.append(c)
-        current.append(c)
+        current["results"].append(c)
     attempts.append(current)
-    reached = not (illegal or miscalculated) and len(attempts[-1]) == 2 and state == [problem.target]
-    first = attempts[0]
+    last, first = attempts[-1], attempts[0]["results"]
+    sound = not (last["illegal"] or last["miscalculated"])
+    reached = sound and len(last["results"]) == 2 and state == [problem.target]
     first_dead = len(attempts) > 1 or (len(first) == 2 and first[-1] != problem.target)
     if malformed:
         outcome = "malformed"
@@ -187,8 +190,9 @@ def judge(problem: Problem, completion: str) -> dict:
     return {
         "outcome": outcome,
         "right": outcome == "solved" or (outcome == "none" and not problem.solvable),
-        "miscalculated": miscalculated,
-        "illegal": illegal,
+        "miscalculated": last["miscalculated"],
+        "illegal": last["illegal"],
+        "wrong_end": sound and not reached,
         "backs": len(attempts) - 1,
         "first_dead": first_dead,
         "recovered": first_dead and outcome == "solved",
