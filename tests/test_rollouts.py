@@ -107,16 +107,12 @@ def test_episodes_mask_exactly_the_environments_words(tokenizer):
     model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, max_positions=64, seed=0)
     prompts = [p.prompt for p in calc.problems(40, 2, seed=0)]
     prefixes = ["CALL 3 * ; -> ERR"] * 40
-    episodes = sample_episodes(
-        model,
-        tokenizer,
-        prompts,
-        environment,
-        max_words,
-        torch.Generator().manual_seed(1),
-        prefixes=prefixes,
-        batch_size=16,
-    )
+
+    def sampled():
+        generator = torch.Generator().manual_seed(1)
+        return sample_episodes(model, tokenizer, prompts, environment, max_words, generator, prefixes, batch_size=16)
+
+    episodes = sampled()
     for prompt, ep in zip(prompts, episodes, strict=True):
         words = tokenizer.convert_ids_to_tokens(ep["completion_ids"])
         assert ep["text"] == " ".join(w for w in words if w != tokenizer.eos_token)
@@ -127,16 +123,7 @@ def test_episodes_mask_exactly_the_environments_words(tokenizer):
         assert ep["env_mask"] == expected
         assert all((lp == 0) == (m == 0) for lp, m in zip(ep["logprobs"], ep["env_mask"], strict=True))
         assert len(words) <= max_words(prompt) + 1  # + the end-of-sequence token
-    again = sample_episodes(
-        model,
-        tokenizer,
-        prompts,
-        environment,
-        max_words,
-        torch.Generator().manual_seed(1),
-        prefixes=prefixes,
-        batch_size=16,
-    )
+    again = sampled()
     assert [e["text"] for e in again] == [e["text"] for e in episodes]  # seeded
 
 
