@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from casestudies.generation import choice_distribution, completion_logprobs, greedy, sample
+from casestudies.generation import choice_distribution, completion_logprobs, greedy, perplexity, sample
 from casestudies.models import tiny_causal_lm, word_tokenizer
 from casestudies.tasks import candidate_set as cs
 
@@ -121,3 +121,17 @@ def test_greedy_takes_the_most_likely_token_at_every_step(any_model, tokenizer):
                 break
         expected = tokenizer.decode(ids[len(tokenizer(prompt).input_ids) :], skip_special_tokens=True)
         assert text == expected
+
+
+def test_perplexity_matches_torchmetrics_on_the_completion_tokens(any_model, tokenizer):
+    from torchmetrics.text import Perplexity
+
+    completions = ["3 of 1 1.0", "8 of 6", "9", "0 of 10 0.1"]
+    got = perplexity(any_model, tokenizer, PROMPTS, completions, batch_size=3)
+    for prompt, completion, value in zip(PROMPTS, completions, got, strict=True):
+        p_ids, c_ids = tokenizer(prompt).input_ids, tokenizer(completion).input_ids
+        with torch.no_grad():
+            logits = any_model(torch.tensor([p_ids + c_ids])).logits[:, len(p_ids) - 1 : -1]
+        assert value.item() == pytest.approx(Perplexity()(logits, torch.tensor([c_ids])).item(), rel=1e-4)
+    with pytest.raises(ValueError, match="at least one token"):
+        perplexity(any_model, tokenizer, PROMPTS[:1], [""])

@@ -85,3 +85,24 @@ def test_book_overview_draws_one_point_per_hypothesis_and_counts_per_chapter():
     assert len(points) == 3 and points[:, 0].min() == -6.0  # the far-off effect is clipped
     assert [t.get_text() for t in ax.texts] == ["1/2", "0/1"]
     plt.close("all")
+
+
+def test_arm_panels_draw_each_arms_seed_mean_and_every_seed():
+    rng = np.random.default_rng(1)
+    results = stats.tidy(
+        {"arm": arm, "seed": seed, "x": rng.random(), "y": rng.random()} for arm in "abc" for seed in range(5)
+    )
+    fig = plots.arm_panels(results, [("x", "first"), ("y", "second")], ["c", "a"])
+    assert [ax.get_title() for ax in fig.axes] == ["first", "second"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["c", "a"]  # the order given; b left out
+    for ax, metric in zip(fig.axes, "xy", strict=True):
+        # pointplot draws one line per arm (a point at the arm's row, nan elsewhere), then its interval bars
+        points = [line for line in ax.lines if np.isnan(line.get_xdata()).sum() == 1]
+        means = {int(line.get_ydata()[~np.isnan(line.get_xdata())][0]): np.nanmax(line.get_xdata()) for line in points}
+        expected = results[results["metric"] == metric].groupby("arm")["value"].mean()
+        assert [means[0], means[1]] == pytest.approx([expected["c"], expected["a"]])
+        dots = np.concatenate([c.get_offsets()[:, 0] for c in ax.collections if len(c.get_offsets()) == 5])
+        assert sorted(dots) == pytest.approx(sorted(results.query("metric == @metric and arm != 'b'")["value"]))
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no results for metric 'z'"):
+        plots.arm_panels(results, [("z", "missing")], ["a"])

@@ -432,3 +432,31 @@ def check_path_verifier(verify: Callable[[tuple[int, ...], int, list[tuple[int, 
                 f"verify({numbers}, {target}, {path}) = {got}, expected {expected}: the case is {about}"
             )
     return "ok: true exactly for legal, correctly computed paths that use every number and end on the target"
+
+
+def check_lookahead_carries(carries: Callable[[int, int], list[int]]) -> str:
+    """Check `carries(a, b)`: the carry into each column of a + b, left to right (the numbers have the same count of
+    digits), as the left-to-right style must write them before it has written the columns they come from. Returns
+    a short report; raises `ExerciseError` on the first case that fails, naming what the case is about."""
+    from casestudies.tasks.addition import Problem, _columns
+
+    cases = [
+        (34, 25, "no carries at all"),
+        (47, 38, "one carry, from the units"),
+        (951, 949, "a carry that ripples through a column whose digits sum to 9"),
+        (4999, 5001, "a chain of carries started by the units and passed on by every 9 + 0"),
+        (181, 718, "columns summing to 9 with nothing to pass on"),
+        (5, 7, "a single column (its carry in is always 0)"),
+    ]
+    for a, b, about in cases:
+        got = _call(carries, a, b)
+        expected = [c for *_, c in reversed(_columns(Problem(a, b)))]
+        try:
+            got = [int(c) for c in got]
+        except (TypeError, ValueError):
+            raise ExerciseError(f"carries({a}, {b}) returned {got!r}: return a list of 0s and 1s") from None
+        if got != expected:
+            raise ExerciseError(
+                f"carries({a}, {b}) = {got}, expected {expected} (left to right, one per column): the case is {about}"
+            )
+    return "ok: each column's carry, looked ahead through every column to its right"

@@ -160,6 +160,24 @@ def completion_logprobs(
     return torch.cat(totals)
 
 
+def perplexity(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    completions: list[str],
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """Per-token perplexity of each completion given its prompt: exp of the mean negative log-probability.
+
+    The statistics that let a student rate data by its own profile are ratios of these: IFD compares a response's
+    perplexity with and without its question, r-IFD a question's with and without the response.
+    """
+    lengths = torch.tensor([len(tokenizer(c, add_special_tokens=False).input_ids) for c in completions])
+    if (lengths == 0).any():
+        raise ValueError("every completion needs at least one token to have a perplexity")
+    return torch.exp(-completion_logprobs(model, tokenizer, prompts, completions, batch_size) / lengths)
+
+
 Environment = Callable[[str, list[str]], tuple[list[str], bool]]
 """An environment's turn: given the prompt and the completion's words so far (its own replies included), the
 words it appends and whether the episode ends (e.g. `casestudies.tasks.calculator.environment`)."""

@@ -102,6 +102,34 @@ def reliability_diagram(
     return fig
 
 
+def arm_panels(results: pd.DataFrame, panels: list[tuple[str, str]], order: list[str], width: float = 3.5):
+    """One panel per (metric, title): each arm's mean over seeds with the seed interval, and every seed as a dot.
+
+    `results` is the chapter's tidy table (arm, seed, metric, value); arms outside `order` are left out.
+    """
+    palette = arm_palette(order)
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 0.45 * len(order) + 1.2), sharey=True)
+    for ax, (metric, title) in zip(np.atleast_1d(axes), panels, strict=True):
+        part = results[(results["metric"] == metric) & results["arm"].isin(order)]
+        if part.empty:
+            raise ValueError(f"no results for metric {metric!r} in the arms {order}")
+        sns.pointplot(
+            data=part,
+            y="arm",
+            x="value",
+            hue="arm",
+            order=order,
+            palette=palette,
+            linestyle="none",
+            errorbar=seed_interval,
+            ax=ax,
+        )
+        sns.stripplot(data=part, y="arm", x="value", order=order, color="0.3", size=3, alpha=0.5, ax=ax)
+        ax.set(title=title, xlabel="", ylabel="")
+    fig.tight_layout()
+    return fig
+
+
 def forest_plot(verdict: Verdict, ax=None):
     """Each hypothesis' paired difference with its 95% CI and the seeds that agree, coloured by outcome, with the
     bound it had to clear."""
