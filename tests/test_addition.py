@@ -59,6 +59,12 @@ P = ad.Problem(347, 589)
         ("7 + 9 = 1 6 , 4 + 8 + 1 = 1 3 , 3 + 5 + 1 = 9 , check 5 4 1 ok , A 9 3 6", "rl_check", True, False, True),
         # a leading 1 that the sum does not have
         ("1 , 3 + 5 + 1 = 9 , 4 + 8 + 1 = 3 , 7 + 9 = 6 , A 1 9 3 6", "lr", False, False, True),
+        # a leading 1 belongs to the left-to-right style only; a check does not make it valid
+        ("1 , 7 + 9 = 1 6 , 4 + 8 + 1 = 1 3 , 3 + 5 + 1 = 9 , check 5 4 0 ok , A 9 3 6", "rl_check", True, False, True),
+        # left to right writes one digit per column, and no number is written with a leading zero
+        ("0 9 , 4 + 8 + 1 = 0 3 , 7 + 9 = 0 6 , A 9 3 6", "malformed", False, None, None),
+        ("3 + 5 + 1 = 0 9 , 4 + 8 + 1 = 3 , 7 + 9 = 6 , A 9 3 6", "lr", True, False, True),
+        ("7 + 9 = 1 6 , 4 + 8 + 1 = 1 3 , 3 + 5 + 1 = 0 9 , A 9 3 6", "rl", True, False, True),
         ("7 + 9 = 1 6 , 4 + 8", "malformed", False, None, None),
         ("7 + 9 = 1 6 4 + 8 + 1 = 1 3 , A 9 3 6", "malformed", False, None, None),
         ("A", "malformed", False, None, None),

@@ -45,6 +45,8 @@ def test_sft_lowers_the_loss(tokenizer):
     model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
     history = sft(model, tokenizer, cs.warmup_items(40 * 16, (1, 2), seed=0), steps=40, batch_size=16, lr=3e-3)
     assert history["loss"].iloc[-5:].mean() < 0.5 * history["loss"].iloc[:5].mean()
+    with pytest.raises(ValueError, match="at least one"):
+        sft(model, tokenizer, [], steps=1)
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.05])

@@ -150,13 +150,19 @@ def judge(p: Problem, text: str) -> dict:
     steps = [(int(m[1]), int(m[2]), int(m[3] is not None), int(m[4].replace(" ", ""))) for m in matches]
     columns = _columns(p)
     rl_value = int(("1" if steps[-1][3] >= 10 else "") + "".join(str(s % 10) for *_, s in reversed(steps)))
-    rl_valid = [s[:3] for s in steps] == columns and all(s == x + y + c for x, y, c, s in steps)
+    written = [m[4] for m in matches]  # a result as written: `0 9` is not how 9 is written
+    plain = all(w == _spaced(int(w.replace(" ", ""))) for w in written)
+    rl_valid = plain and [s[:3] for s in steps] == columns and all(s == x + y + c for x, y, c, s in steps)
     if check is not None:
-        rl_valid = rl_valid and tuple(int(w) for w in check[1:4]) == residues(p)
+        rl_valid = rl_valid and not lead and tuple(int(w) for w in check[1:4]) == residues(p)
         return _judged("rl_check", correct, rl_valid, rl_value == answer)
     lr_value = int(("1" if lead else "") + "".join(str(s % 10) for *_, s in steps))
     lr_valid = [s[:3] for s in steps] == columns[::-1] and lead == (p.total >= 10**p.digits)
-    lr_valid = lr_valid and all(s == (x + y + c) % 10 for x, y, c, s in steps)
+    lr_valid = (
+        lr_valid
+        and plain
+        and all(len(w) == 1 and s == (x + y + c) % 10 for w, (x, y, c, s) in zip(written, steps, strict=True))
+    )
     # which order the steps follow: the one whose columns they copy; on a tie, the reading that holds up
     rl = (_copied(steps, columns), rl_valid, rl_value == answer)
     lr = (_copied(steps, columns[::-1]), lr_valid, lr_value == answer)

@@ -268,6 +268,8 @@ def sft(
     low-rank adapters on every linear layer train (peft's LoRA, alpha = 2 × rank), as when a real pretrained
     model is fine-tuned, and they are merged into the weights afterwards, so the result is a plain model.
     """
+    if not items:
+        raise ValueError("sft needs at least one prompt/completion item to train on, got none")
     _quiet()
     data = Dataset.from_list([{"prompt": it["prompt"], "completion": it["completion"]} for it in items])
     config = SFTConfig(**_common(seed, steps, lr, batch_size), completion_only_loss=True, max_length=None)
