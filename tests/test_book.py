@@ -45,9 +45,10 @@ def test_the_scorecards_leak_table_covers_every_chapter_with_hypotheses_it_decla
     leaks = yaml.safe_load((ROOT / "book" / "leaks.yml").read_text())
     assert list(leaks) == toc_chapters()
     for chapter, row in leaks.items():
-        assert {"objective", "dimension", "leak", "fix", "fix_test"} <= set(row), chapter
+        assert {"objective", "dimension", "leak", "fix", "fix_test", "headline"} <= set(row), chapter
         declared = {h["name"] for h in json.loads((ROOT / "results" / f"{chapter}.json").read_text())["hypotheses"]}
         assert row["leak"] in declared and (row["fix_test"] is None or row["fix_test"] in declared), chapter
+        assert row["headline"] in declared, chapter
 
 
 def test_every_chapter_has_a_results_file_and_no_results_file_is_orphaned():
