@@ -106,3 +106,19 @@ def test_arm_panels_draw_each_arms_seed_mean_and_every_seed():
     plt.close(fig)
     with pytest.raises(ValueError, match="no results for metric 'z'"):
         plots.arm_panels(results, [("z", "missing")], ["a"])
+
+
+def test_arm_panels_take_a_condition_per_panel():
+    results = stats.tidy(
+        {"arm": arm, "seed": seed, "condition": condition, "x": float(seed) + (10 if condition == "hard" else 0)}
+        for arm in "ab"
+        for seed in range(3)
+        for condition in ("easy", "hard")
+    )
+    fig = plots.arm_panels(results, [("x", "easy", "easy"), ("x", "hard", "hard")], ["a", "b"])
+    for ax, offset in zip(fig.axes, (0, 10), strict=True):
+        dots = np.concatenate([c.get_offsets()[:, 0] for c in ax.collections if len(c.get_offsets()) == 3])
+        assert sorted(dots) == pytest.approx(sorted([offset + s for s in range(3)] * 2))
+    plt.close(fig)
+    with pytest.raises(ValueError, match="'x' in 'medium'"):
+        plots.arm_panels(results, [("x", "missing", "medium")], ["a"])

@@ -213,11 +213,7 @@ def sample_episodes(
         heads = [tokenizer(p, add_special_tokens=False).input_ids for p in batch]
         eps = [{"completion_ids": [], "logprobs": [], "env_mask": [], "words": []} for _ in batch]
         for i, ep in enumerate(eps):
-            words = (prefixes[start + i] if prefixes else "").split()
-            ep["completion_ids"] += tokenizer.convert_tokens_to_ids(words)
-            ep["logprobs"] += [0.0] * len(words)
-            ep["env_mask"] += [0] * len(words)
-            ep["words"] += words
+            _append_environment(ep, (prefixes[start + i] if prefixes else "").split(), tokenizer)
         active = list(range(len(batch)))
         with eval_mode(model):
             while active:
@@ -239,10 +235,7 @@ def sample_episodes(
                         continue
                     ep["words"].append(tokenizer.convert_ids_to_tokens(token))
                     reply, stop = environment(batch[i], ep["words"])
-                    ep["completion_ids"] += tokenizer.convert_tokens_to_ids(reply)
-                    ep["logprobs"] += [0.0] * len(reply)
-                    ep["env_mask"] += [0] * len(reply)
-                    ep["words"] += reply
+                    _append_environment(ep, reply, tokenizer)
                     if not stop and len(ep["words"]) < max_words(batch[i]):
                         still.append(i)
                 active = still
@@ -250,3 +243,11 @@ def sample_episodes(
             ep["text"] = " ".join(ep.pop("words"))
         episodes += eps
     return episodes
+
+
+def _append_environment(episode: dict, words: list[str], tokenizer: PreTrainedTokenizerBase) -> None:
+    """Add words the model did not write to an episode: in its tokens, masked out (env_mask 0, logprob 0)."""
+    episode["completion_ids"] += tokenizer.convert_tokens_to_ids(words)
+    episode["logprobs"] += [0.0] * len(words)
+    episode["env_mask"] += [0] * len(words)
+    episode["words"] += words

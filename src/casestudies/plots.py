@@ -102,17 +102,23 @@ def reliability_diagram(
     return fig
 
 
-def arm_panels(results: pd.DataFrame, panels: list[tuple[str, str]], order: list[str], width: float = 3.5):
-    """One panel per (metric, title): each arm's mean over seeds with the seed interval, and every seed as a dot.
+def arm_panels(results: pd.DataFrame, panels: list[tuple], order: list[str], width: float = 3.5):
+    """One panel per `(metric, title)` or `(metric, title, condition)`: each arm's mean over seeds with the seed
+    interval, and every seed as a dot.
 
-    `results` is the chapter's tidy table (arm, seed, metric, value); arms outside `order` are left out.
+    `results` is the chapter's tidy table (arm, seed, metric, value and, with a condition, condition); arms outside
+    `order` are left out, and `order` fixes their colours (`arm_palette`).
     """
     palette = arm_palette(order)
     fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 0.45 * len(order) + 1.2), sharey=True)
-    for ax, (metric, title) in zip(np.atleast_1d(axes), panels, strict=True):
+    for ax, (metric, title, *condition) in zip(np.atleast_1d(axes), panels, strict=True):
         part = results[(results["metric"] == metric) & results["arm"].isin(order)]
+        if condition:
+            part = part[part["condition"] == condition[0]]
         if part.empty:
-            raise ValueError(f"no results for metric {metric!r} in the arms {order}")
+            raise ValueError(
+                f"no results for metric {metric!r}{f' in {condition[0]!r}' if condition else ''} in the arms {order}"
+            )
         sns.pointplot(
             data=part,
             y="arm",
