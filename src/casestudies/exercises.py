@@ -438,7 +438,7 @@ def check_lookahead_carries(carries: Callable[[int, int], list[int]]) -> str:
     """Check `carries(a, b)`: the carry into each column of a + b, left to right (the numbers have the same count of
     digits), as the left-to-right style must write them before it has written the columns they come from. Returns
     a short report; raises `ExerciseError` on the first case that fails, naming what the case is about."""
-    from casestudies.tasks.addition import Problem, _columns
+    from casestudies.tasks.addition import Problem, columns
 
     cases = [
         (34, 25, "no carries at all"),
@@ -450,7 +450,7 @@ def check_lookahead_carries(carries: Callable[[int, int], list[int]]) -> str:
     ]
     for a, b, about in cases:
         got = _call(carries, a, b)
-        expected = [c for *_, c in reversed(_columns(Problem(a, b)))]
+        expected = [c for *_, c in reversed(columns(Problem(a, b)))]
         try:
             got = [int(c) for c in got]
         except (TypeError, ValueError):

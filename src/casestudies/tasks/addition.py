@@ -9,8 +9,8 @@ answer alone, `A 9 3 6`. A teacher rewrites it as a worked solution in one of th
   of the two numbers and of the sum; the first two add up to the third mod 9), which verifies the answer without
   restating the question;
 - `lr`, left to right: `3 + 5 + 1 = 9 , 4 + 8 + 1 = 3 , 7 + 9 = 6 , A 9 3 6` (a leading `1 ,` when the sum has
-  an extra digit): the same words as `rl`, but each column's carry comes from the columns to its right, not yet
-  written, so every step looks ahead through the question.
+  an extra digit): steps shaped like `rl`'s, each writing only the column's last digit, but each column's carry
+  comes from the columns to its right, not yet written, so every step looks ahead through the question.
 
 `judge` scores any response: the answer, whether every step copies the right digits, carries the right carry and
 adds correctly (the check included), and whether the answer is the one its own steps imply.
@@ -76,8 +76,9 @@ def problems(n: int, digits: int, seed: int, exclude: set[Problem] | frozenset[P
     return out
 
 
-def _columns(p: Problem) -> list[tuple[int, int, int]]:
-    """Per column, right to left: (digit of a, digit of b, carry into the column)."""
+def columns(p: Problem) -> list[tuple[int, int, int]]:
+    """Per column, right to left: (digit of a, digit of b, carry into the column), the teacher's and the judge's
+    reference for every step."""
     a, b = str(p.a)[::-1], str(p.b)[::-1]
     out, carry = [], 0
     for x, y in zip(a, b, strict=True):
@@ -102,12 +103,12 @@ def response(p: Problem, style: str) -> str:
     answer = f"A {_spaced(p.total)}"
     if style == "answer":
         return answer
-    columns = _columns(p)
+    reference = columns(p)
     if style == "lr":
-        steps = [_step(x, y, c, (x + y + c) % 10) for x, y, c in reversed(columns)]
+        steps = [_step(x, y, c, (x + y + c) % 10) for x, y, c in reversed(reference)]
         lead = ["1"] if p.total >= 10**p.digits else []
         return " , ".join([*lead, *steps, answer])
-    steps = [_step(x, y, c, x + y + c) for x, y, c in columns]
+    steps = [_step(x, y, c, x + y + c) for x, y, c in reference]
     if style == "rl_check":
         steps.append("check {} {} {} ok".format(*residues(p)))
     return " , ".join([*steps, answer])
@@ -148,24 +149,24 @@ def judge(p: Problem, text: str) -> dict:
     if not matches or not all(matches) or len(matches) > 12:
         return _judged("malformed", False, None, None)
     steps = [(int(m[1]), int(m[2]), int(m[3] is not None), int(m[4].replace(" ", ""))) for m in matches]
-    columns = _columns(p)
+    reference = columns(p)
     rl_value = int(("1" if steps[-1][3] >= 10 else "") + "".join(str(s % 10) for *_, s in reversed(steps)))
     written = [m[4] for m in matches]  # a result as written: `0 9` is not how 9 is written
     plain = all(w == _spaced(int(w.replace(" ", ""))) for w in written)
-    rl_valid = plain and [s[:3] for s in steps] == columns and all(s == x + y + c for x, y, c, s in steps)
+    rl_valid = plain and [s[:3] for s in steps] == reference and all(s == x + y + c for x, y, c, s in steps)
     if check is not None:
         rl_valid = rl_valid and not lead and tuple(int(w) for w in check[1:4]) == residues(p)
         return _judged("rl_check", correct, rl_valid, rl_value == answer)
     lr_value = int(("1" if lead else "") + "".join(str(s % 10) for *_, s in steps))
-    lr_valid = [s[:3] for s in steps] == columns[::-1] and lead == (p.total >= 10**p.digits)
+    lr_valid = [s[:3] for s in steps] == reference[::-1] and lead == (p.total >= 10**p.digits)
     lr_valid = (
         lr_valid
         and plain
         and all(len(w) == 1 and s == (x + y + c) % 10 for w, (x, y, c, s) in zip(written, steps, strict=True))
     )
     # which order the steps follow: the one whose columns they copy; on a tie, the reading that holds up
-    rl = (_copied(steps, columns), rl_valid, rl_value == answer)
-    lr = (_copied(steps, columns[::-1]), lr_valid, lr_value == answer)
+    rl = (_copied(steps, reference), rl_valid, rl_value == answer)
+    lr = (_copied(steps, reference[::-1]), lr_valid, lr_value == answer)
     if lead or lr > rl:
         return _judged("lr", correct, lr_valid, lr_value == answer)
     return _judged("rl", correct, rl_valid, rl_value == answer)
