@@ -18,8 +18,8 @@ def toc_chapters() -> list[str]:
     return [f.removeprefix("notebooks/") for f in files if f.startswith("notebooks/")]
 
 
-def printed_verdict(notebook: Path) -> tuple[str, dict[str, str]] | None:
-    """The overall verdict and each hypothesis' outcome as the committed outputs print them."""
+def printed_verdict(notebook: Path) -> tuple[str, dict[str, tuple[str, str]]] | None:
+    """The chapter's verdict word and each hypothesis' (outcome, estimate) as the committed outputs print them."""
     cells = json.loads(notebook.read_text())["cells"]
     text = "".join(
         "".join(out.get("text", "")) for cell in cells for out in cell.get("outputs", []) if out.get("name") == "stdout"
@@ -28,9 +28,18 @@ def printed_verdict(notebook: Path) -> tuple[str, dict[str, str]] | None:
     if overall is None:
         return None
     # the first verdict's block only: a chapter may print another one later (without a seed, say)
-    block = re.match(r"(?:  .*\n)*", text[overall.end() :].split("\n", 1)[-1]).group(0)
-    outcomes = re.findall(r"^  (H\d+) +(REPRODUCED|PARTLY|NOT REPRODUCED)  ", block, re.MULTILINE)
-    return overall.group(1).lower(), {name: outcome.lower() for name, outcome in outcomes}
+    block = re.match(r"(?:(?:  |secondary|checks|\().*\n)*", text[overall.end() :].split("\n", 1)[-1]).group(0)
+    rows = re.findall(r"^  (?:\[\w+\] )?(H\d+) +([A-Za-z ]+?)  .*? = ([+-]\d+\.\d{3})", block, re.MULTILINE)
+    return overall.group(1).lower(), {name: (outcome.lower(), estimate) for name, outcome, estimate in rows}
+
+
+def declared_in(notebook: Path) -> dict[str, tuple[str, float | None]]:
+    """Each hypothesis the notebook's code declares, with its role and sesoi, read from its source."""
+    source = "".join(
+        "".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"
+    )
+    calls = re.findall(r'\bH\("(H\d+)",.*?role="(\w+)"(?:, sesoi=([0-9.]+))?', source, re.DOTALL)
+    return {name: (role, float(sesoi) if sesoi else None) for name, role, sesoi in calls}
 
 
 def test_every_notebook_is_in_the_table_of_contents_and_the_intro():
@@ -45,10 +54,10 @@ def test_the_scorecards_leak_table_covers_every_chapter_with_hypotheses_it_decla
     leaks = yaml.safe_load((ROOT / "book" / "leaks.yml").read_text())
     assert list(leaks) == toc_chapters()
     for chapter, row in leaks.items():
-        assert {"objective", "dimension", "leak", "fix", "fix_test", "headline"} <= set(row), chapter
+        assert {"objective", "dimension", "leak", "fix", "fix_test"} <= set(row), chapter
+        assert "headline" not in row, f"{chapter}: the headline is read from the hypotheses' roles, not named here"
         declared = {h["name"] for h in json.loads((ROOT / "results" / f"{chapter}.json").read_text())["hypotheses"]}
         assert row["leak"] in declared and (row["fix_test"] is None or row["fix_test"] in declared), chapter
-        assert row["headline"] in declared, chapter
 
 
 def test_every_chapter_has_a_results_file_and_no_results_file_is_orphaned():
@@ -58,13 +67,45 @@ def test_every_chapter_has_a_results_file_and_no_results_file_is_orphaned():
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem[:2])
 def test_the_printed_verdict_is_the_committed_results_file(notebook):
+    """The committed outputs print the numbers of the committed results file; a confirmation run prints its
+    verdict too. A file rescored under the current rule (a design run, until the chapter's confirmation run)
+    keeps the printed estimates, and its note says so."""
     record = json.loads((ROOT / "results" / f"{notebook.stem}.json").read_text())
     printed = printed_verdict(notebook)
     assert printed is not None, f"{notebook.name} prints no verdict in its committed outputs"
-    overall, outcomes = printed
+    overall, rows = printed
     assert record["chapter"] == notebook.stem and record["scale"] != "smoke"
+    note = record.get("note", "")
+    restated = re.search(r"; (H\d+(?:, H\d+)*) restated", note)
+    restated = set(restated.group(1).split(", ")) if restated else set()
+    assert {name: estimate for name, (_, estimate) in rows.items() if name not in restated} == {
+        h["name"]: f"{h['estimate']:+.3f}" for h in record["hypotheses"] if h["name"] not in restated
+    }
+    if note.startswith("rescored"):
+        assert record["run"] == "design"
+        return
     assert overall == record["verdict"]
-    assert outcomes == {h["name"]: h["outcome"] for h in record["hypotheses"]}
+    assert {name: outcome for name, (outcome, _) in rows.items()} == {
+        h["name"]: h["outcome"].lower() for h in record["hypotheses"]
+    }
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_results_files_follow_the_protocol_and_match_the_notebooks_declarations(notebook):
+    """Schema 3: design seeds recorded and disjoint from a confirmation run's seeds, one or two headlines, a sesoi on
+    every headline and secondary hypothesis, outcomes that follow from the numbers; the notebook declares the same
+    hypotheses with the same roles and sesoi (the design copy too)."""
+    from casestudies.results import problems
+
+    for folder in ("results", "results/design"):
+        record = json.loads((ROOT / folder / f"{notebook.stem}.json").read_text())
+        assert problems(record) == [], f"{folder}/{notebook.stem}.json"
+        roles = [h["role"] for h in record["hypotheses"]]
+        assert 1 <= roles.count("headline") <= 2
+        assert all(h["sesoi"] and h["why"] for h in record["hypotheses"] if h["role"] != "check")
+        if folder == "results":
+            stored = {h["name"]: (h["role"], h["sesoi"]) for h in record["hypotheses"]}
+            assert declared_in(notebook) == stored
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem[:2])

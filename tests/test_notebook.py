@@ -85,8 +85,25 @@ def test_conclude_writes_the_parameters_and_keeps_custom_seeds_apart(tmp_path, m
     results = stats.tidy(
         [{"arm": arm, "seed": seed, "m": value} for seed in (1000, 1001) for arm, value in (("a", 0.0), ("b", 1.0))]
     )
-    verdict = chapter.conclude(results, [stats.Hypothesis("H1", "b beats a", "m", "b", "a", "greater")])
+    hypotheses = [stats.Hypothesis("H1", "b beats a", "m", "b", "a", "greater", role="headline", sesoi=0.1, why="w")]
+    with pytest.raises(RuntimeError, match=r"chapter\.plan"):
+        chapter.conclude(results, hypotheses)
+    design = tmp_path / "results" / "design"
+    design.mkdir(parents=True)
+    design_run = stats.tidy(
+        [{"arm": a, "seed": s, "m": v + 0.1 * s} for s in (0, 1, 2) for a, v in (("a", 0), ("b", 1))]
+    )
+    design_run.loc[design_run["arm"] == "b", "value"] += [0.0, 0.2, 0.1]
+    (design / "00-test.json").write_text(json.dumps({"results": design_run.to_dict("records")}))
+    plans = chapter.plan(hypotheses, design_seeds=[0, 1, 2])
+    assert plans["H1"].n_design == 3 and plans["H1"].sd == pytest.approx(0.1)
+    printed = capsys.readouterr().out
+    assert "design seeds 0-2; this run's seeds 1000-1001: a confirmation run" in printed
+    assert "H1 (headline): sd 0.100 over 3 design seeds" in printed
+    verdict = chapter.conclude(results, hypotheses)
     record = json.loads((tmp_path / "results" / "custom" / "00-test.json").read_text())
+    assert record["design_seeds"] == [0, 1, 2] and record["run"] == "confirmation"
+    assert record["plan"]["H1"]["half_width"] == pytest.approx(plans["H1"].half_width)
     assert record["parameters"] == {"SCALE": "cpu", "SEEDS": "[1000, 1001]", "BETA": 0.1}
     assert record["verdict"] == verdict.outcome and math.isclose(record["hypotheses"][0]["estimate"], 1.0)
     assert "Run at scale 'cpu' with seeds [1000, 1001]" in chapter.provenance()

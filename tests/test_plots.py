@@ -52,38 +52,45 @@ def test_seed_interval_is_the_verdicts_t_interval_and_seaborn_draws_it():
     plt.close(ax.figure)
 
 
-def test_standardised_effects_put_the_verdicts_rule_at_one():
-    from casestudies.plots import standardised
-    from casestudies.stats import Effect, Hypothesis, judge
+def test_headline_forest_draws_each_headline_signed_to_its_claim_with_its_sesoi_band():
+    from casestudies.plots import OUTCOME_COLOURS, headline_forest
 
-    greater = Hypothesis("H", "claim", "m", "a", "b", "greater")
-    less = Hypothesis("H", "claim", "m", "a", "b", "less", margin=0.1)
-    for h, estimate, low, high, expected in [
-        (greater, 0.5, 0.2, 0.8, 0.5 / 0.3),  # clears zero: above 1
-        (greater, 0.1, -0.2, 0.4, 0.1 / 0.3),  # points the right way only: between 0 and 1
-        (greater, -0.1, -0.3, 0.1, -0.1 / 0.2),
-        (less, -0.5, -0.7, -0.3, 0.6 / 0.2),  # "less" with a margin: the bound is +0.1
-    ]:
-        effect = Effect(h, estimate, low, high, 5, 5, judge(h, estimate, low, high))
-        assert standardised(effect) == pytest.approx(expected)
-        assert (standardised(effect) > 1) == (effect.outcome == "reproduced")
-        assert (0 < standardised(effect) <= 1) == (effect.outcome == "partly")
-    assert standardised(Effect(greater, 0.2, 0.2, 0.2, 5, 5, "reproduced")) == np.inf
+    def hypothesis(name, direction, estimate, low, high, outcome, role="headline"):
+        return {
+            "name": name,
+            "role": role,
+            "direction": direction,
+            "estimate": estimate,
+            "ci_low": low,
+            "ci_high": high,
+            "sesoi": 0.05,
+            "n_agree": 5,
+            "n_seeds": 6,
+            "outcome": outcome,
+        }
 
-
-def test_book_overview_draws_one_point_per_hypothesis_and_counts_per_chapter():
-    from casestudies.plots import book_overview
-    from casestudies.stats import Effect, Hypothesis, Verdict
-
-    h = Hypothesis("H", "claim", "m", "a", "b", "greater")
-    verdicts = {
-        "01": Verdict([Effect(h, 0.5, 0.2, 0.8, 5, 5, "reproduced"), Effect(h, -9.0, -10, -8, 5, 0, "not reproduced")]),
-        "02": Verdict([Effect(h, 0.1, -0.2, 0.4, 5, 3, "partly")]),
-    }
-    ax = book_overview(verdicts, clip=6.0)
-    points = np.concatenate([c.get_offsets() for c in ax.collections])
-    assert len(points) == 3 and points[:, 0].min() == -6.0  # the far-off effect is clipped
-    assert [t.get_text() for t in ax.texts] == ["1/2", "0/1"]
+    records = [
+        {
+            "chapter": "01-a",
+            "hypotheses": [
+                hypothesis("H1", "less", -0.3, -0.4, -0.2, "reproduced"),
+                hypothesis("H2", "greater", 9.0, 8.0, 10.0, "reproduced", "secondary"),
+            ],
+        },
+        {"chapter": "02-b", "hypotheses": [hypothesis("H3", "greater", -0.2, -0.3, -0.1, "reversed")]},
+    ]
+    ax = headline_forest(records)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "01 H1 (5/6 seeds, sesoi 0.05)",
+        "02 H3 (5/6 seeds, sesoi 0.05)",
+    ]
+    markers = [line for line in ax.lines if line.get_marker() == "o"]
+    # in sesoi units, "less" flipped to the right: 0.3 / 0.05 and -0.2 / 0.05
+    assert [float(m.get_xdata()[0]) for m in markers] == pytest.approx([6.0, -4.0])
+    assert markers[1].get_color() == OUTCOME_COLOURS["reversed"]
+    bands = [line for line in ax.lines if line.get_linewidth() == 9]
+    assert [tuple(b.get_xdata()) for b in bands] == [(-1.0, 1.0)] * 2
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"reproduced", "reversed", "inconclusive", "absent"}
     plt.close("all")
 
 

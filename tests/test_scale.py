@@ -2,7 +2,7 @@
 
 import pytest
 
-from casestudies.scale import PILOT_SEEDS_FROM, SCALES, get_scale, parse_seeds
+from casestudies.scale import PILOT_SEEDS_FROM, SCALES, get_scale, parse_seeds, scale_name, validate_seed
 
 
 def test_env_var_selects_scale(monkeypatch):
@@ -17,15 +17,21 @@ def test_unknown_scale_lists_the_valid_ones(monkeypatch):
         get_scale()
 
 
-def test_default_is_cpu_without_cuda(monkeypatch):
+@pytest.mark.parametrize("cuda", [False, True])
+def test_default_is_cpu_even_on_a_gpu_until_the_gpu_path_is_measured(monkeypatch, cuda):
     monkeypatch.delenv("CASESTUDIES_SCALE", raising=False)
-    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: cuda)
     assert get_scale().name == "cpu"
 
 
-def test_presets_report_five_seeds_at_cpu_and_eight_at_gpu_never_pilot_seeds():
+@pytest.mark.parametrize("given", ["SMOKE", " Smoke", "smoke\n"])
+def test_scale_names_are_normalised_in_one_place(given):
+    assert scale_name(given) == "smoke" and get_scale(given).name == "smoke"
+
+
+def test_presets_report_confirmation_seeds_at_cpu_and_gpu_never_pilot_seeds():
     smoke, cpu, gpu = SCALES["smoke"], SCALES["cpu"], SCALES["gpu"]
-    assert cpu.seeds == (0, 1, 2, 3, 4) and len(gpu.seeds) >= 8
+    assert cpu.seeds == tuple(range(20, 26)) and gpu.seeds == tuple(range(20, 28))
     assert all(s < PILOT_SEEDS_FROM for preset in SCALES.values() for s in preset.seeds)
     # a GPU buys width, depth, seeds and evaluation items, not steps (per-step overhead dominates tiny models)
     assert (gpu.sft_steps, gpu.rl_steps) == (cpu.sft_steps, cpu.rl_steps)
@@ -35,6 +41,17 @@ def test_presets_report_five_seeds_at_cpu_and_eight_at_gpu_never_pilot_seeds():
 def test_pick_gives_each_scale_its_budget_and_gpu_defaults_to_cpu():
     assert [SCALES[n].pick(smoke=1, cpu=2) for n in ("smoke", "cpu", "gpu")] == [1, 2, 2]
     assert SCALES["gpu"].pick(smoke=1, cpu=2, gpu=3) == 3
+    assert SCALES["cpu"].pick(smoke=1, cpu=2, override=0) == 0  # 0 is a value, not "unset"
+    assert SCALES["cpu"].pick(smoke=1, cpu=2, override=None) == 2
+
+
+@pytest.mark.parametrize("bad", [-1, -3, 2**32, 2**64, 1.5, "a", True])
+def test_bad_seeds_fail_at_once_with_one_message(bad):
+    with pytest.raises(ValueError, match="a seed must be a whole number from 0 to 4294967295"):
+        validate_seed(bad)
+    with pytest.raises(ValueError, match="a seed must be a whole number from 0"):
+        SCALES["smoke"].with_seeds([0, bad])
+    assert validate_seed(2**32 - 1) == 2**32 - 1 and validate_seed("7") == 7
 
 
 @pytest.mark.parametrize(

@@ -3,27 +3,37 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from casestudies.results import problems
 from casestudies.scale import get_scale
 from casestudies.stats import (
+    ABSENT,
+    FAILS,
+    HEADLINE,
+    HOLDS,
+    INCONCLUSIVE,
+    MIXED,
     NOT_REPRODUCED,
-    PARTLY,
     REPRODUCED,
     RESULTS_SCHEMA_VERSION,
+    REVERSED,
     Hypothesis,
     check_unique,
     conclude,
     evaluate,
+    expected_half_width,
     git_commit,
-    judge,
     map_jobs,
     map_seeds,
+    outcome,
     paired_differences,
+    plan_seeds,
     read_results,
     rescore,
     summary_table,
@@ -31,6 +41,7 @@ from casestudies.stats import (
     tidy,
     usable_cores,
 )
+from casestudies.verdict import NO_INTERVAL, NO_VERDICT, UNDEFINED
 
 
 def results_with(effect_by_seed: dict[int, float]) -> pd.DataFrame:
@@ -41,7 +52,9 @@ def results_with(effect_by_seed: dict[int, float]) -> pd.DataFrame:
     return tidy(rows)
 
 
-LOWER_BRIER = Hypothesis("H1", "treatment lowers Brier", "brier", "treat", "base", "less")
+LOWER_BRIER = Hypothesis(
+    "H1", "treatment lowers Brier", "brier", "treat", "base", "less", role="headline", sesoi=0.01, why="a reason"
+)
 
 
 def test_tidy_is_long_and_paired_differences_pair_by_seed():
@@ -63,7 +76,18 @@ def test_conditions_are_a_column_and_hypotheses_select_one():
     results = tidy(rows)
     assert len(results) == 4 * (2 + 4)  # no rows for metrics a record lacks
     assert set(results["condition"]) == {"", "cost 1", "cost 9"}
-    h = Hypothesis("H", "b regrets more at cost 9", "regret", "b", "a", "greater", condition="cost 9")
+    h = Hypothesis(
+        "H",
+        "b regrets more at cost 9",
+        "regret",
+        "b",
+        "a",
+        "greater",
+        condition="cost 9",
+        role="headline",
+        sesoi=0.01,
+        why="w",
+    )
     np.testing.assert_allclose(paired_differences(results, "regret", "b", "a", "cost 9"), [0, 0.01, 0.02, 0.03])
     effect = evaluate(results, [h]).effects[0]
     assert effect.estimate == pytest.approx(0.015) and effect.n_agree == 3 and effect.n_seeds == 4
@@ -128,40 +152,125 @@ def test_the_old_percentile_bootstrap_under_covers_with_few_seeds():
     assert old < 0.82 < 0.93 < new
 
 
-def test_verdict_rule_on_all_three_outcomes_and_the_seeds_that_agree():
-    reproduced = evaluate(results_with({0: -0.1, 1: -0.12, 2: -0.09, 3: -0.11, 4: -0.1}), [LOWER_BRIER])
-    assert reproduced.outcome == REPRODUCED and reproduced["H1"].n_agree == 5
-    partly = evaluate(results_with({0: -0.3, 1: 0.05, 2: -0.2, 3: 0.1, 4: -0.1}), [LOWER_BRIER])
-    assert partly.outcome == PARTLY and partly["H1"].n_agree == 3
-    assert "3/5 seeds agree" in str(partly)
-    assert evaluate(results_with({0: 0.1, 1: 0.12, 2: 0.09}), [LOWER_BRIER]).outcome == NOT_REPRODUCED
-    # three seeds all agreeing in sign are no longer enough when they scatter: [-0.01, -0.2, -0.05]
-    assert evaluate(results_with({0: -0.01, 1: -0.2, 2: -0.05}), [LOWER_BRIER]).outcome == PARTLY
+def diffs_to_results(diffs) -> pd.DataFrame:
+    return results_with(dict(enumerate(diffs)))
 
 
-def test_non_inferiority_margin_and_one_seed():
-    h = Hypothesis("H2", "no accuracy cost", "acc", "treat", "base", "greater", margin=0.02)
-    assert judge(h, -0.01, -0.015, -0.005) == REPRODUCED  # worse, but within the margin
-    assert judge(h, -0.01, -0.03, 0.01) == PARTLY
-    assert judge(h, -0.05, -0.06, -0.04) == NOT_REPRODUCED
-    assert judge(h, 0.01, float("nan"), float("nan")) == PARTLY  # one seed: no interval, the estimate points
-    assert judge(h, float("nan"), float("nan"), float("nan")) == NOT_REPRODUCED
+def outcome_of(diffs, **declared) -> str:
+    h = Hypothesis(**{**dict(LOWER_BRIER.__dict__), **declared})
+    return evaluate(diffs_to_results(diffs), [h, *([] if h.role == HEADLINE else [HEAD])])[h.name].outcome
 
 
-def test_a_less_than_margin_and_the_seeds_that_clear_it():
-    h = Hypothesis("H", "no more than 0.02 worse calibrated", "brier", "treat", "base", "less", margin=0.02)
+HEAD = Hypothesis(
+    "HX", "a headline", "acc", "treat", "base", "greater", margin=0.5, role="headline", sesoi=0.1, why="any"
+)
+
+
+@pytest.mark.parametrize("direction, sign", [("less", 1.0), ("greater", -1.0)])
+def test_each_outcome_in_both_directions(direction, sign):
+    """Differences written for 'less' (negative is the claim); flipped for 'greater'."""
+
+    def judged(diffs, **more):
+        return outcome_of([sign * d for d in diffs], direction=direction, **more)
+
+    assert judged([-0.10, -0.12, -0.09, -0.11, -0.10]) == REPRODUCED
+    assert judged([0.10, 0.12, 0.09, 0.11, 0.10]) == REVERSED
+    assert judged([0.001, -0.002, 0.0, 0.002, -0.001], sesoi=0.01) == ABSENT
+    assert judged([0.001, -0.002, 0.0, 0.002, -0.001], sesoi=0.001) == INCONCLUSIVE  # the sesoi decides
+    assert judged([-0.3, 0.05, -0.2, 0.1, -0.1], sesoi=0.01) == INCONCLUSIVE
+    assert judged([-0.1]) == NO_INTERVAL
+
+
+def test_a_no_worse_claim_uses_its_margin_for_reproduced_and_reversed():
+    # greater with margin 0.02: the difference must stay above -0.02
+    assert outcome_of([-0.01, -0.012, -0.008], direction="greater", margin=0.02, sesoi=0.05) == REPRODUCED
+    assert outcome_of([-0.05, -0.06, -0.04], direction="greater", margin=0.02, sesoi=0.01) == REVERSED
+    # wholly below zero but not below -margin: neither reproduced nor reversed
+    assert outcome_of([-0.015, -0.03, -0.02], direction="greater", margin=0.02, sesoi=0.01) == INCONCLUSIVE
+    h = Hypothesis(
+        "H",
+        "no more than 0.02 worse",
+        "brier",
+        "treat",
+        "base",
+        "less",
+        margin=0.02,
+        role="secondary",
+        sesoi=0.02,
+        why="w",
+    )
     assert h.bound == 0.02
-    assert judge(h, 0.01, 0.0, 0.015) == REPRODUCED
-    assert judge(h, 0.01, -0.01, 0.03) == PARTLY
-    assert judge(h, 0.03, 0.025, 0.04) == NOT_REPRODUCED
-    effect = evaluate(results_with({0: 0.01, 1: 0.03, 2: -0.05, 3: 0.019}), [h]).effects[0]
+    assert outcome(h, 0.01, 0.0, 0.015) == REPRODUCED
+    assert outcome(h, 0.03, 0.025, 0.04) == REVERSED
+    assert outcome(h, 0.01, -0.01, 0.03) == INCONCLUSIVE
+    effect = evaluate(results_with({0: 0.01, 1: 0.03, 2: -0.05, 3: 0.019}), [h, HEAD])["H"]
     assert effect.n_agree == 3  # a seed agrees when its own difference clears the bound: 0.01, -0.05, 0.019
 
 
-def test_mixed_hypotheses_give_partly_overall():
-    results = results_with({0: -0.1, 1: -0.12, 2: -0.09})
-    wrong_way = Hypothesis("H3", "treatment raises Brier", "brier", "treat", "base", "greater")
-    assert evaluate(results, [LOWER_BRIER, wrong_way]).outcome == PARTLY
+def test_undefined_and_nan_give_no_outcome_word():
+    assert outcome(LOWER_BRIER, float("nan"), float("nan"), float("nan")) == UNDEFINED
+    nan = tidy(
+        [
+            {"arm": "a", "seed": 0, "m": float("nan")},
+            {"arm": "b", "seed": 0, "m": float("nan")},
+            {"arm": "a", "seed": 1, "m": 1.0},
+            {"arm": "b", "seed": 1, "m": 1.0},
+        ]
+    )
+    h = Hypothesis("H", "c", "m", "b", "a", "greater", role="headline", sesoi=0.1, why="w")
+    effect = evaluate(nan, [h])["H"]
+    assert effect.n_seeds == 1 and effect.outcome == NO_INTERVAL and "no interval with one seed" in effect.describe()
+
+
+def test_the_chapter_verdict_comes_from_the_headlines_only():
+    good = results_with({0: -0.1, 1: -0.12, 2: -0.09})
+    wrong_way = Hypothesis(
+        "H2", "treatment raises Brier", "brier", "treat", "base", "greater", role="secondary", sesoi=0.01, why="w"
+    )
+    verdict = evaluate(good, [LOWER_BRIER, wrong_way])
+    assert verdict.outcome == REPRODUCED and verdict.counts() == {REVERSED: 1}
+    assert str(verdict).splitlines()[0].startswith("VERDICT: REPRODUCED  (H1 -0.103 [95% CI")
+    assert "secondary: 1 reversed" in str(verdict)
+    second_head = Hypothesis(**{**wrong_way.__dict__, "role": "headline"})
+    assert evaluate(good, [LOWER_BRIER, second_head]).outcome == MIXED
+    both_lower = Hypothesis(**{**LOWER_BRIER.__dict__, "name": "H3"})
+    assert evaluate(good, [LOWER_BRIER, both_lower]).outcome == REPRODUCED
+    flat = results_with({0: 0.001, 1: -0.001, 2: 0.0})
+    assert evaluate(flat, [LOWER_BRIER]).outcome == NOT_REPRODUCED  # absent: the chapter's word
+    with pytest.raises(ValueError, match="one headline"):
+        evaluate(good, [wrong_way])
+    with pytest.raises(ValueError, match="one headline"):
+        evaluate(good, [LOWER_BRIER, second_head, Hypothesis(**{**second_head.__dict__, "name": "H4"})])
+    assert evaluate(results_with({0: -0.1}), [LOWER_BRIER]).outcome == NO_VERDICT
+
+
+def test_a_failing_check_is_named_in_the_printed_verdict():
+    check = Hypothesis("C1", "a control works", "brier", "treat", "base", "greater", role="check")
+    verdict = evaluate(results_with({0: -0.1, 1: -0.12, 2: -0.09}), [LOWER_BRIER, check])
+    assert verdict["C1"].outcome == FAILS and verdict.failed_checks == [verdict["C1"]]
+    assert "checks: 1 FAILS  (FAILING: C1: a bug or a broken control)" in str(verdict)
+    holding = Hypothesis(**{**check.__dict__, "direction": "less"})
+    assert evaluate(results_with({0: -0.1, 1: -0.12, 2: -0.09}), [LOWER_BRIER, holding])["C1"].outcome == HOLDS
+
+
+@pytest.mark.parametrize("n", [5, 10])
+def test_plan_seeds_predicts_the_simulated_half_width(n):
+    rng = np.random.default_rng(7)
+    pilot = rng.normal(0.0, 0.03, size=400)  # a long pilot: its sd is close to the true 0.03
+    plan = plan_seeds(pilot, sesoi=0.01, n=n)
+
+    def half_width(x) -> float:
+        _, low, high = t_interval(x)
+        return (high - low) / 2
+
+    halves = [half_width(rng.normal(0.0, 0.03, size=n)) for _ in range(4000)]
+    assert plan.half_width == pytest.approx(float(np.median(halves)), rel=0.10)
+    assert plan.seeds_needed == next(k for k in range(2, 1000) if expected_half_width(plan.sd, k) <= 0.01)
+    assert expected_half_width(plan.sd, plan.seeds_needed - 1) > 0.01
+    with pytest.raises(ValueError, match="two design seeds"):
+        plan_seeds([0.1], sesoi=0.01)
+    with pytest.raises(ValueError, match="positive"):
+        plan_seeds([0.1, 0.2], sesoi=0)
 
 
 def test_duplicate_measurements_are_an_error_not_an_average():
@@ -175,23 +284,56 @@ def test_duplicate_measurements_are_an_error_not_an_average():
         summary_table(doubled, ["brier"])
 
 
-def test_a_missing_condition_is_the_empty_one_and_an_undefined_effect_says_so():
+def test_a_missing_condition_is_the_empty_one():
     results = tidy([{"arm": "a", "seed": 0, "condition": float("nan"), "m": 1.0}, {"arm": "b", "seed": 0, "m": 2}])
     assert set(results["condition"]) == {""}
-    nan = tidy([{"arm": "a", "seed": 0, "m": float("nan")}, {"arm": "b", "seed": 0, "m": 1.0}])
-    effect = evaluate(nan, [Hypothesis("H", "c", "m", "b", "a", "greater")]).effects[0]
-    assert effect.n_seeds == 0 and effect.outcome == NOT_REPRODUCED and "undefined" in effect.describe()
 
 
 def test_bad_declarations_fail_clearly():
-    with pytest.raises(ValueError, match="direction"):
-        Hypothesis("H", "c", "m", "a", "b", "up")
-    with pytest.raises(ValueError, match="differ"):
-        Hypothesis("H", "c", "m", "a", "a", "less")
+    declared = dict(
+        name="H", claim="c", metric="m", arm="a", baseline="b", direction="less", role="secondary", sesoi=0.1, why="w"
+    )
+    for change, message in [
+        ({"direction": "up"}, "direction"),
+        ({"baseline": "a"}, "differ"),
+        ({"margin": float("nan")}, "margin"),
+        ({"margin": -0.1}, "margin"),
+        ({"role": ""}, "role"),
+        ({"role": "main"}, "role"),
+        ({"sesoi": None}, "sesoi"),
+        ({"sesoi": 0.0}, "sesoi"),
+        ({"why": " "}, "why"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Hypothesis(**{**declared, **change})
+    assert Hypothesis(**{**declared, "role": "check", "sesoi": None}).sesoi is None  # a check needs none
     with pytest.raises(ValueError, match="no arm"):
         paired_differences(results_with({0: 0.1}), "brier", "nope", "base")
     with pytest.raises(ValueError, match="'arm' and 'seed'"):
         tidy([{"arm": "a", "brier": 0.1}])
+    with pytest.raises(ValueError, match="names must differ"):
+        evaluate(results_with({0: 0.1, 1: 0.2}), [LOWER_BRIER, LOWER_BRIER])
+
+
+def test_a_table_without_a_condition_column_and_unpaired_seeds_are_named():
+    hand_built = results_with({0: -0.1, 1: -0.2}).drop(columns="condition")
+    with pytest.raises(ValueError, match="'condition' column"):
+        evaluate(hand_built, [LOWER_BRIER])
+    lonely = pd.concat([results_with({0: -0.1, 1: -0.2}), tidy([{"arm": "treat", "seed": 2, "brier": 0.1}])])
+    effect = evaluate(lonely, [LOWER_BRIER])["H1"]
+    assert effect.n_seeds == 2 and effect.unpaired == (2,)
+    assert "[seeds [2] left out: a value for one arm only]" in effect.describe()
+    half_nan = results_with({0: -0.1, 1: -0.2, 2: -0.3})
+    half_nan.loc[(half_nan["seed"] == 2) & (half_nan["arm"] == "treat") & (half_nan["metric"] == "brier"), "value"] = (
+        float("nan")
+    )
+    assert evaluate(half_nan, [LOWER_BRIER])["H1"].unpaired == (2,)
+
+
+@pytest.mark.parametrize("bad", [None, "12", [[1.0, 2.0], [3.0, 4.0]], [True, False]])
+def test_t_interval_refuses_what_is_not_a_flat_sequence_of_numbers(bad):
+    with pytest.raises((TypeError, ValueError)):
+        t_interval(bad)
 
 
 def test_conclude_prints_and_writes_the_same_verdict(tmp_path, capsys):
@@ -203,13 +345,16 @@ def test_conclude_prints_and_writes_the_same_verdict(tmp_path, capsys):
         [LOWER_BRIER],
         get_scale("smoke"),
         1.5,
+        design_seeds=[0, 1, 1000],
         parameters={"BETA": 0.05},
         directory=tmp_path,
     )
     printed = capsys.readouterr().out
-    assert "VERDICT: REPRODUCED" in printed and "smoke scale" in printed and "3/3 seeds agree" in printed
+    assert "VERDICT: REPRODUCED" in printed and "smoke scale" in printed and "3/3 seeds" in printed
     record = json.loads((tmp_path / "00-test.json").read_text())
-    assert record["schema_version"] == RESULTS_SCHEMA_VERSION == 2
+    assert record["schema_version"] == RESULTS_SCHEMA_VERSION == 3
+    assert record["design_seeds"] == [0, 1, 1000] and record["run"] == "design"
+    assert record["hypotheses"][0]["role"] == "headline" and record["hypotheses"][0]["sesoi"] == 0.01
     assert record["verdict"] == verdict.outcome == REPRODUCED
     assert record["hypotheses"][0]["outcome"] == REPRODUCED and record["hypotheses"][0]["n_agree"] == 3
     assert record["hypotheses"][0]["ci_low"] == pytest.approx(verdict["H1"].ci_low)
@@ -223,11 +368,45 @@ def test_conclude_prints_and_writes_the_same_verdict(tmp_path, capsys):
 def test_results_files_are_strict_json_and_custom_seeds_go_apart(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CASESTUDIES_RESULTS_DIR", str(tmp_path))
     results = pd.concat([results_with({0: -0.1, 1: -0.12}), tidy([{"arm": "base", "seed": 0, "odd": float("nan")}])])
-    conclude("00-test", "a test", results, [LOWER_BRIER], get_scale("cpu"), 1.0, custom_seeds=True)
+    conclude("00-test", "a test", results, [LOWER_BRIER], get_scale("cpu"), 1.0, [7], custom_seeds=True)
     text = (tmp_path / "custom" / "00-test.json").read_text()
     assert "NaN" not in text and not (tmp_path / "00-test.json").exists()
     record = json.loads(text)
     assert [r["value"] for r in record["results"] if r["metric"] == "odd"] == [None]
+    assert record["run"] == "confirmation"  # seeds 0 and 1 are not design seeds here
+
+
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        ({"wall_time_s": None}, "wall_time_s"),
+        ({"parameters": {"model": object()}}, "cannot write object"),
+        ({"design_seeds": [-1]}, "whole number from 0"),
+    ],
+)
+def test_conclude_checks_everything_before_it_prints(tmp_path, capsys, change, error):
+    args = dict(wall_time_s=1.0, design_seeds=[9], parameters={}, directory=tmp_path)
+    with pytest.raises((TypeError, ValueError), match=error):
+        conclude(
+            "00-test", "t", results_with({0: -0.1, 1: -0.2}), [LOWER_BRIER], get_scale("cpu"), **{**args, **change}
+        )
+    assert capsys.readouterr().out == "" and not (tmp_path / "00-test.json").exists()
+
+
+def test_conclude_refuses_a_file_where_its_folder_should_be(tmp_path, capsys):
+    (tmp_path / "results").write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        conclude(
+            "00-test",
+            "t",
+            results_with({0: -0.1, 1: -0.2}),
+            [LOWER_BRIER],
+            get_scale("cpu"),
+            1.0,
+            [9],
+            directory=tmp_path / "results" / "deeper",
+        )
+    assert capsys.readouterr().out == ""
 
 
 def test_git_commit_names_the_checkout_and_marks_a_changed_package(tmp_path, monkeypatch):
@@ -251,31 +430,23 @@ def test_git_commit_names_the_checkout_and_marks_a_changed_package(tmp_path, mon
     assert git_commit() == f"{head}-dirty"
 
 
-def test_rescore_recomputes_an_old_file_under_the_current_rule():
+def test_rescore_recomputes_a_file_and_problems_finds_what_is_wrong(tmp_path):
     results = results_with({0: -0.01, 1: -0.2, 2: -0.05})
-    old = {  # schema 1: no condition, a bootstrap interval that excluded zero
-        "hypotheses": [
-            {
-                **LOWER_BRIER.__dict__,
-                "estimate": -0.087,
-                "ci_low": -0.2,
-                "ci_high": -0.01,
-                "n_seeds": 3,
-                "outcome": REPRODUCED,
-            }
-        ],
-        "results": results.drop(columns="condition").to_dict("records"),
-    }
-    for h in old["hypotheses"]:
-        h.pop("condition")
-    now = rescore(old)
-    assert now["H1"].ci_low == pytest.approx(t_interval([-0.01, -0.2, -0.05])[1]) and now.outcome == PARTLY
+    conclude("00-test", "t", results, [LOWER_BRIER], get_scale("cpu"), 1.0, [9], directory=tmp_path)
+    record = read_results(tmp_path)[0]
+    assert rescore(record)["H1"].ci_low == pytest.approx(t_interval([-0.01, -0.2, -0.05])[1])
+    assert problems(record) == []
+    assert "a confirmation run on design seeds [0]" in problems({**record, "design_seeds": [0]})
+    assert any("numbers give" in p for p in problems({**record, "verdict": "reversed"}))
 
 
-def test_read_results_reads_schema_1_and_2_only(tmp_path):
-    for name, version in (("a", 1), ("b", 2), ("c", 99)):
+def test_read_results_reads_the_current_schema_and_names_a_broken_file(tmp_path):
+    for name, version in (("a", 2), ("b", 3)):
         (tmp_path / f"{name}.json").write_text(json.dumps({"schema_version": version, "chapter": name}))
-    assert [r["chapter"] for r in read_results(tmp_path)] == ["a", "b"]
+    assert [r["chapter"] for r in read_results(tmp_path)] == ["b"]
+    (tmp_path / "c.json").write_text("{broken")
+    with pytest.raises(ValueError, match=r"c\.json is not a valid results file"):
+        read_results(tmp_path)
 
 
 def test_results_go_to_the_book_root_and_smoke_runs_stay_apart(tmp_path, monkeypatch, capsys):
@@ -284,8 +455,8 @@ def test_results_go_to_the_book_root_and_smoke_runs_stay_apart(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path / "notebooks")
     monkeypatch.delenv("CASESTUDIES_RESULTS_DIR", raising=False)
     results = results_with({0: -0.1, 1: -0.12, 2: -0.09})
-    conclude("00-test", "a test", results, [LOWER_BRIER], get_scale("cpu"), 1.0)
-    conclude("00-test", "a test", results, [LOWER_BRIER], get_scale("smoke"), 1.0)
+    conclude("00-test", "a test", results, [LOWER_BRIER], get_scale("cpu"), 1.0, [9])
+    conclude("00-test", "a test", results, [LOWER_BRIER], get_scale("smoke"), 1.0, [9])
     assert (tmp_path / "results" / "00-test.json").exists()
     assert (tmp_path / "results" / "smoke" / "00-test.json").exists()
     assert [r["scale"] for r in read_results(tmp_path / "results")] == ["cpu"]
@@ -298,6 +469,11 @@ def test_summary_table_orders_arms_and_formats_mean_and_sd():
     assert means.loc["treat", "brier"] == pytest.approx(0.10)
     assert text.loc["treat", "brier"] == "0.100 ± 0.100"
     assert text.loc["base", "acc"] == "0.500 ± 0.000"
+    one_seed = pd.concat([results, tidy([{"arm": "ref", "seed": 0, "brier": 0.25, "acc": float("nan")}])])
+    _, text = summary_table(one_seed, ["brier", "acc"], arms=["treat", "ref"])
+    assert text.loc["ref", "brier"] == "0.250" and text.loc["ref", "acc"] == ""  # no "nan ± nan"
+    with pytest.raises(ValueError, match="no arm"):
+        summary_table(results, ["brier"], arms=["nope"])
     with pytest.raises(ValueError, match="no metric"):
         summary_table(results, ["nope"])
     tiny = pd.DataFrame(
@@ -389,3 +565,47 @@ def test_jobs_unpack_their_arguments_keep_their_order_and_are_named_when_they_fa
 
 def test_one_seed_never_starts_a_worker():
     assert map_seeds(train_a_little, [5], parallel=True)[0]["pid"] == os.getpid()
+
+
+INTERRUPTED_RUN = """
+import os, sys, time
+from casestudies.stats import map_seeds
+
+def slow(seed):
+    with open(sys.argv[1], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    time.sleep(60)
+    return seed
+
+map_seeds(slow, [1, 2, 3, 4])
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a running process (a zombie waiting to be reaped is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(usable_cores() < 2 or not os.path.isdir("/proc"), reason="needs two cores and /proc")
+def test_an_interrupted_parallel_run_leaves_no_worker_and_says_so_in_one_line(tmp_path):
+    import signal
+    import sys
+    import time
+
+    pids = tmp_path / "pids"
+    run = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(pids)], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(pids.read_text().split() if pids.exists() else []) < 2:
+        time.sleep(0.2)
+    workers = [int(p) for p in pids.read_text().split()]
+    assert len(workers) == 2 and all(alive(p) for p in workers)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=30)
+    time.sleep(1.0)
+    assert not [p for p in workers if alive(p)]
+    assert "interrupted after 0 of 4 seeds: the workers were stopped" in stderr
+    assert "During handling of the above exception" not in stderr  # one error, not a chain

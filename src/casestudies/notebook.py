@@ -1,8 +1,9 @@
 """What every chapter notebook does around its experiment: open, start at a scale, conclude, sign off.
 
 The set-up cell ends with `chapter = Chapter(name, title, globals())`; the parameters cell sets `SCALE`, `SEEDS`
-and the chapter's knobs; `scale = chapter.start()` follows it; `chapter.conclude(results, HYPOTHESES)` prints the
-verdict and writes the results file; `print(chapter.provenance())` is the last line.
+and the chapter's knobs; `scale = chapter.start()` follows it; `chapter.plan(HYPOTHESES, DESIGN_SEEDS)` prints
+the power plan before any training; `chapter.conclude(results, HYPOTHESES)` writes the results file and prints the
+verdict; `print(chapter.provenance())` is the last line.
 """
 
 from __future__ import annotations
@@ -18,7 +19,19 @@ import pandas as pd
 import torch
 
 from casestudies import plots, stats
-from casestudies.scale import Scale, get_scale
+from casestudies.results import run_kind
+from casestudies.scale import Scale, get_scale, validate_seed
+
+
+def compact(seeds: Sequence[int]) -> str:
+    """Seeds as short text: runs of consecutive seeds as ranges, `0-4, 10-14, 1000`."""
+    parts: list[str] = []
+    for seed in sorted(seeds):
+        if parts and seed == int(parts[-1].split("-")[-1]) + 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{seed}"
+        else:
+            parts.append(str(seed))
+    return ", ".join(parts) or "none"
 
 
 class Chapter:
@@ -33,6 +46,8 @@ class Chapter:
         self.parameters: dict = {}
         self.custom_seeds = False
         self.scale: Scale | None = None
+        self.design_seeds: list[int] | None = None
+        self.plans: dict[str, stats.Plan] = {}
 
     def start(self, default_seeds: Sequence[int] | None = None) -> Scale:
         """Read `SCALE` and `SEEDS` from the notebook (`SEEDS = None`: `default_seeds`, else the scale's), record
@@ -65,14 +80,42 @@ class Chapter:
         print(f"scale: {s.name} ({s.description}); seeds {list(s.seeds)}, run {how}")
         if s.name == "smoke":
             print("smoke scale checks that every cell runs: the numbers below are noise, not results.")
+        if s.name == "cpu" and torch.cuda.is_available():
+            print("a GPU is available: set SCALE = 'gpu' (or CASESTUDIES_SCALE=gpu) for wider models and more seeds")
         if self.custom_seeds:
             print("seeds chosen for this run: its results file goes to a 'custom' folder, apart from the book's")
         return s
 
-    def conclude(self, results: pd.DataFrame, hypotheses: Sequence[stats.Hypothesis]) -> stats.Verdict:
-        """The verdict from the tidy results, printed and written to the chapter's results file."""
+    def plan(self, hypotheses: Sequence[stats.Hypothesis], design_seeds: Sequence[int]) -> dict[str, stats.Plan]:
+        """Print the power plan of the headline and secondary hypotheses from the chapter's design run, before the
+        run; `conclude` records it. Also checks the declarations, so a bad one fails before any training."""
         if self.scale is None:
             raise RuntimeError("call chapter.start() after the parameters cell first")
+        self.design_seeds = [validate_seed(s) for s in design_seeds]
+        kind = run_kind(self.scale.name, self.scale.seeds, self.design_seeds)
+        print(
+            f"design seeds {compact(self.design_seeds)}; this run's seeds {compact(self.scale.seeds)}: "
+            + ("a confirmation run" if kind == stats.CONFIRMATION else "not a confirmation run (design seeds or smoke)")
+        )
+        headlines = [h for h in hypotheses if h.role == stats.HEADLINE]
+        if not 1 <= len(headlines) <= 2:
+            raise ValueError(f"declare one headline hypothesis (two at most), got {len(headlines)}")
+        self.plans = stats.design_plan(self.name, hypotheses, n=len(self.scale.seeds))
+        if not self.plans:
+            print("power plan: no design run of this chapter's hypotheses to plan from")
+        for h in hypotheses:
+            if h.role != stats.CHECK:
+                plan = self.plans.get(h.name)
+                print(
+                    f"  {h.name} ({h.role}): "
+                    + (plan.describe() if plan else f"not in the design run; sesoi {h.sesoi:g}")
+                )
+        return self.plans
+
+    def conclude(self, results: pd.DataFrame, hypotheses: Sequence[stats.Hypothesis]) -> stats.Verdict:
+        """The verdict from the tidy results, written to the chapter's results file and printed."""
+        if self.scale is None or self.design_seeds is None:
+            raise RuntimeError("call chapter.start() after the parameters cell, then chapter.plan(...), first")
         return stats.conclude(
             self.name,
             self.title,
@@ -80,8 +123,10 @@ class Chapter:
             hypotheses,
             self.scale,
             wall_time_s=time.time() - self.started,
+            design_seeds=self.design_seeds,
             parameters=self.parameters,
             custom_seeds=self.custom_seeds,
+            plan=self.plans,
         )
 
     def provenance(self) -> str:

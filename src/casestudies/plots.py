@@ -8,9 +8,34 @@ import pandas as pd
 import seaborn as sns
 
 from casestudies.metrics import reliability_bins
-from casestudies.stats import REPRODUCED, Effect, Verdict, t_interval
+from casestudies.verdict import (
+    ABSENT,
+    FAILS,
+    HEADLINE,
+    HOLDS,
+    INCONCLUSIVE,
+    MIXED,
+    NO_INTERVAL,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    REVERSED,
+    UNDEFINED,
+    Verdict,
+    t_interval,
+)
 
-OUTCOME_COLOURS = {REPRODUCED: "#1b7837", "partly": "#dfa800", "not reproduced": "#b2182b"}
+OUTCOME_COLOURS = {
+    REPRODUCED: "#1b7837",
+    HOLDS: "#1b7837",
+    INCONCLUSIVE: "#999999",
+    ABSENT: "#2166ac",
+    NOT_REPRODUCED: "#2166ac",
+    REVERSED: "#b2182b",
+    FAILS: "#b2182b",
+    MIXED: "#dfa800",
+    NO_INTERVAL: "#999999",
+    UNDEFINED: "#999999",
+}
 
 
 def set_theme() -> None:
@@ -44,7 +69,8 @@ def seed_interval(values) -> tuple[float, float]:
 def training_curves(
     history: pd.DataFrame, y: str, x: str = "step", hue: str = "arm", smooth: int = 1, palette=None, ax=None
 ):
-    """Mean of `y` over seeds by arm with a 95% CI band; `smooth` is a rolling-mean window within each run.
+    """Mean of `y` over seeds by arm with the seeds' Student-t 95% band (`seed_interval`: one row per arm, seed and
+    `x`); `smooth` is a rolling-mean window within each run.
 
     `palette` (from `arm_palette`) fixes the arms' colours and order.
     """
@@ -53,7 +79,7 @@ def training_curves(
         data[y] = data.groupby([hue, "seed"])[y].transform(lambda s: s.rolling(smooth, min_periods=1).mean())
     ax = ax or plt.gca()
     order = [arm for arm in palette if arm in set(data[hue])] if palette else None
-    sns.lineplot(data=data, x=x, y=y, hue=hue, hue_order=order, palette=palette, errorbar=("ci", 95), ax=ax)
+    sns.lineplot(data=data, x=x, y=y, hue=hue, hue_order=order, palette=palette, errorbar=seed_interval, ax=ax)
     return ax
 
 
@@ -165,34 +191,37 @@ def forest_plot(verdict: Verdict, ax=None):
     return ax
 
 
-def standardised(effect: Effect) -> float:
-    """A hypothesis' effect in units of its own 95% half-width, measured from the bound it had to clear and signed
-    so that the claimed direction is positive: above 1 the interval clears the bound (reproduced), between 0 and 1
-    only the estimate does (partly). ±inf when every seed gave the same difference; NaN when undefined."""
-    h = effect.hypothesis
-    gap = (effect.estimate - h.bound) * (1.0 if h.direction == "greater" else -1.0)
-    half = (effect.ci_high - effect.ci_low) / 2
-    if np.isnan(gap) or np.isnan(half):
-        return float("nan")
-    return gap / half if half > 0 else float(np.copysign(np.inf, gap)) if gap else 0.0
-
-
-def book_overview(verdicts: dict[str, Verdict], clip: float = 6.0, ax=None):
-    """Every hypothesis of every chapter on one scale (`standardised`: its effect over its own half-width,
-    clipped to ±`clip`), one row per chapter, coloured by outcome, with the chapter's count of reproduced ones."""
-    names = list(verdicts)
-    ax = ax or plt.figure(figsize=(8.0, 0.8 + 0.45 * len(names))).gca()
-    for row, name in enumerate(names):
-        effects = [e for e in verdicts[name].effects if not np.isnan(standardised(e))]
-        x = np.clip([standardised(e) for e in effects], -clip, clip)
-        y = row + np.linspace(-0.25, 0.25, len(effects)) if len(effects) > 1 else np.full(len(effects), row)
-        ax.scatter(x, y, c=[OUTCOME_COLOURS[e.outcome] for e in effects], s=22, zorder=3)
-        shown = sum(e.outcome == REPRODUCED for e in verdicts[name].effects)
-        ax.text(clip * 1.05, row, f"{shown}/{len(verdicts[name].effects)}", va="center", fontsize=8)
-    ax.set_yticks(range(len(names)), names, fontsize=8)
+def headline_forest(records: list[dict], ax=None):
+    """One row per headline hypothesis: its paired difference in units of its own smallest effect of interest
+    (so chapters measured in bits, nats and shares compare), signed so that the source's claimed direction points
+    right, with the 95% interval, the ±sesoi band (grey, always ±1) and the outcome's colour."""
+    rows = [(r, h) for r in records for h in r["hypotheses"] if h["role"] == HEADLINE]
+    ax = ax or plt.figure(figsize=(7.0, 0.9 + 0.42 * len(rows))).gca()
+    for y, (_, h) in enumerate(rows):
+        sign = (1.0 if h["direction"] == "greater" else -1.0) / h["sesoi"]
+        estimate = np.nan if h["estimate"] is None else sign * h["estimate"]
+        low, high = (np.nan, np.nan) if h["ci_low"] is None else sorted((sign * h["ci_low"], sign * h["ci_high"]))
+        ax.plot([-1.0, 1.0], [y, y], color="0.85", lw=9, solid_capstyle="butt", zorder=1)
+        ax.errorbar(
+            estimate,
+            y,
+            xerr=None if np.isnan(low) else [[estimate - low], [high - estimate]],
+            fmt="o",
+            color=OUTCOME_COLOURS.get(h["outcome"], "black"),
+            capsize=3,
+            zorder=3,
+        )
+    labels = [
+        f"{r['chapter'][:2]} {h['name']} ({h['n_agree']}/{h['n_seeds']} seeds, sesoi {h['sesoi']:g})" for r, h in rows
+    ]
+    ax.set_yticks(range(len(rows)), labels, fontsize=9)
     ax.invert_yaxis()
-    for x, style in [(0, ":"), (1, "--")]:
-        ax.axvline(x, color="grey", lw=0.8, ls=style)
-    ax.set_xlim(-clip * 1.05, clip * 1.15)
-    ax.set_xlabel("effect in units of its 95% half-width, claimed direction positive (dashed: reproduced beyond)")
+    ax.axvline(0, color="grey", lw=0.8, ls=":")
+    handles = [
+        plt.Line2D([], [], marker="o", ls="", color=OUTCOME_COLOURS[o], label=o)
+        for o in (REPRODUCED, INCONCLUSIVE, ABSENT, REVERSED)
+    ]
+    handles.append(plt.Line2D([], [], lw=6, color="0.85", label="±sesoi"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.set_xlabel("headline effect in units of its sesoi, the source's direction to the right (95% t-interval)")
     return ax
