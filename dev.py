@@ -2,8 +2,11 @@
 
     python dev.py book [--scale smoke|cpu|gpu]   set up, (re-execute chapters,) build the site
     python dev.py book --student                 the same site with the exercises' solutions left out
-    python dev.py test                           set up, then lint, unit tests, notebooks at smoke, book build
+    python dev.py test [--fast]                  set up, then lint, unit tests, notebooks at smoke, book build
+                                                 (--fast: lint and the unit tests not marked slow)
     python dev.py run 01 --scale cpu             re-execute one chapter, replacing it only if every cell ran
+    python dev.py replicate 01 --seeds 30-35     re-run a chapter on your own seeds (at cpu, into _build/), and
+                                                 print each hypothesis' published outcome beside yours
     python dev.py colab 01                       run a chapter as Colab would: a fresh environment with only
                                                  torch and Jupyter, the package installed by its first cell
     python dev.py setup                          only create .venv and install
@@ -36,6 +39,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+SRC = ROOT / "src"  # the package's source: `casestudies.scale` is read from here before any set-up
 VENV = ROOT / ".venv"
 TORCH_CPU = "torch==2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -46,7 +50,9 @@ STUDENT_DIR = BUILD / "student"  # the student site: `_build/student/_build/html
 ASSIGNMENTS_DIR = BUILD / "assignments"  # one Otter-Grader assignment per chapter: student/ and autograder/
 SMOKE_DIR = BUILD / "smoke"  # executed copies of smoke runs: the committed notebooks keep their cpu outputs
 FAILED_DIR = BUILD / "failed"  # executed copies of runs where a cell failed, for inspection
-EXECUTING_DIR = BUILD / "executing"  # runs in progress (same disk as the notebooks, so the final move is atomic)
+EXECUTING_DIR = BUILD / "executing"  # runs in progress, one folder per process (same disk as the notebooks)
+FINISHED_DIR = BUILD / "finished"  # finished runs that could not be moved into place
+REPLICATIONS_DIR = BUILD / "replications"  # `dev.py replicate`: a chapter re-run on a reader's seeds
 STAMP_NAME = ".casestudies-install-stamp"
 
 
@@ -240,31 +246,93 @@ def executed_copy(notebook: Path, folder: Path) -> Path:
     return folder / relative(notebook)
 
 
-def execute(notebook: Path, scale: str | None) -> bool:
+def normalised_scale(scale: str | None) -> str | None:
+    """The preset name `scale` means, by the package's own rule (`" Smoke"` is `smoke`); None stays None. Stops
+    with the valid names before anything runs."""
+    if scale is None:
+        return None
+    sys.path.insert(0, str(SRC))  # casestudies.scale needs nothing but the standard library
+    try:
+        from casestudies.scale import scale_name
+
+        return scale_name(scale)
+    except ValueError as error:
+        sys.exit(str(error))
+    finally:
+        sys.path.pop(0)
+
+
+def writable(folder: Path) -> str | None:
+    """Why `folder` cannot receive files (a file in its place, or no write permission), or None when it can."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None:
+        return None
+    if not existing.is_dir():
+        return f"{relative(existing)} is a file where a folder should be"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{relative(existing)} is not writable"
+    return None
+
+
+def clean_stale_runs() -> None:
+    """Remove the working copies of runs whose process is gone (a killed or interrupted run)."""
+    if not EXECUTING_DIR.is_dir():
+        return
+    for folder in EXECUTING_DIR.iterdir():
+        pid = int(folder.name) if folder.name.isdigit() else None
+        alive = pid is not None and Path(f"/proc/{pid}").exists() if Path("/proc").is_dir() else True
+        if not alive:
+            shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
+
+
+def execute(notebook: Path, scale: str | None, seeds: list[int] | None = None, out: Path | None = None) -> bool:
     """Re-execute one notebook at `scale` (None: the notebook's own default) with papermill (parameters cell,
     outputs kept, working directory the notebook's own folder) into a temporary file, store its text outputs
     as a reader's screen shows them, and only then put it in place, with the results file it wrote. Returns
     whether every cell succeeded.
 
-    A chapter writes its results file into a staging folder; it joins `results/` together with the notebook,
-    so a failed run changes neither. At `smoke` scale the executed copy goes to `_build/smoke/` and its results
-    to `results/smoke/` (where a smoke run in Jupyter writes them too), never over the committed notebook and
-    results (those of a full `cpu` run). When a cell fails, the
-    notebook is left as it was and the failed run is kept under `_build/failed/`.
+    Where it goes is decided by the scale the run *reports* (its results file), not by the name passed: a
+    `cpu` or `gpu` run on the chapter's own seeds replaces the committed notebook and results file; a `smoke`
+    run goes to `_build/smoke/` and `results/smoke/`. With `seeds`, `out` or `$CASESTUDIES_RESULTS_DIR`, the
+    executed copy and its results go to `out` (default: the results folder named), never over the published
+    chapter. Every destination is checked before the kernel starts; a finished run that still cannot be moved
+    into place is kept under `_build/finished/`, a failed one under `_build/failed/`, and Ctrl-C stops the run
+    with nothing changed.
     """
-    EXECUTING_DIR.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f"{notebook.stem}-", suffix=".ipynb", dir=EXECUTING_DIR)
-    os.close(handle)
-    temporary = Path(name)
-    shutil.copymode(notebook, temporary)  # mkstemp's file is private; the result gets the notebook's mode
-    staged = Path(tempfile.mkdtemp(prefix=f"{notebook.stem}-results-", dir=EXECUTING_DIR))
-    results = ROOT / "results" / ("smoke" if scale == "smoke" else "")  # as a smoke run in Jupyter writes
+    scale = normalised_scale(scale)
+    named = os.environ.get("CASESTUDIES_RESULTS_DIR")
+    if out is None and named:
+        out = Path(named)
     is_chapter = notebook in chapters()
-    env = {**os.environ, "CASESTUDIES_RESULTS_DIR": str(staged if is_chapter else results)}
+    guess = "smoke" if scale == "smoke" else "cpu"
+    destinations = [EXECUTING_DIR, FAILED_DIR, FINISHED_DIR] + (
+        [out]
+        if out
+        else [
+            ROOT / "results" / ("smoke" if guess == "smoke" else ""),
+            SMOKE_DIR if guess == "smoke" else notebook.parent,
+        ]
+    )
+    problems = [f"{relative(d)}: {why}" for d in destinations if (why := writable(d))]
+    if problems:
+        print("nothing was run: " + "; ".join(problems), flush=True)
+        return False
+    clean_stale_runs()
+    workdir = EXECUTING_DIR / str(os.getpid())
+    workdir.mkdir(parents=True, exist_ok=True)
+    temporary = workdir / notebook.name
+    temporary.touch()
+    shutil.copymode(notebook, temporary)  # the result gets the notebook's mode
+    staged = workdir / "results"
+    staged.mkdir()
+    env = {**os.environ, "CASESTUDIES_RESULTS_DIR": str(staged if is_chapter else out or ROOT / "results")}
     if scale:
         env["CASESTUDIES_SCALE"] = scale
+    command = [python(), "-m", "papermill", "--cwd", str(notebook.parent), "--execution-timeout", "3600"]
+    if seeds is not None:
+        command += ["-y", f"SEEDS: {json.dumps(seeds)}"]
+    command += [str(notebook), str(temporary)]
     try:
-        command = [python(), "-m", "papermill", "--cwd", str(notebook.parent), str(notebook), str(temporary)]
         print("+", " ".join(command), flush=True)
         result = subprocess.run(command, cwd=ROOT, env=env)
         if result.returncode:
@@ -281,19 +349,36 @@ def execute(notebook: Path, scale: str | None) -> bool:
             )
             return False
         settle_streams(temporary)
-        target = executed_copy(notebook, SMOKE_DIR) if scale == "smoke" else notebook
-        target.parent.mkdir(parents=True, exist_ok=True)
-        results.mkdir(parents=True, exist_ok=True)
-        for written in staged.rglob("*.json"):  # a run on custom seeds writes into a subfolder, kept as such
-            destination = results / written.relative_to(staged)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(written, destination)
-        os.replace(temporary, target)
+        written = sorted(staged.rglob("*.json"))
+        ran_at = {json.loads(w.read_text()).get("scale") for w in written} or {scale or "cpu"}
+        smoke = "smoke" in ran_at
+        if out is not None:
+            target, results = out / notebook.name, out
+        elif smoke:
+            target, results = executed_copy(notebook, SMOKE_DIR), ROOT / "results" / "smoke"
+        else:
+            target, results = notebook, ROOT / "results"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            results.mkdir(parents=True, exist_ok=True)
+            for path in written:  # a run on custom seeds writes into a subfolder, kept as such
+                destination = results / path.relative_to(staged)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, destination)
+            os.replace(temporary, target)
+        except OSError as error:
+            kept = FINISHED_DIR / f"{notebook.stem}-{os.getpid()}"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(workdir), kept)
+            print(f"the run finished but could not be put in place ({error}); it is kept at {relative(kept)}")
+            return False
+    except KeyboardInterrupt:
+        print(f"interrupted: {relative(notebook)} and its results file are unchanged", flush=True)
+        return False
     finally:
-        temporary.unlink(missing_ok=True)  # interrupted, or failed without output
-        shutil.rmtree(staged, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
     if target != notebook:
-        print(f"executed at smoke scale: {relative(target)} ({relative(notebook)} keeps its outputs)", flush=True)
+        print(f"executed ({', '.join(sorted(ran_at))}): {relative(target)} ({relative(notebook)} keeps its outputs)")
     return True
 
 
@@ -441,7 +526,8 @@ def browse(html: Path) -> None:
     """Open every page of a built site in headless Chromium with the network cut off, check it (`page_problems`),
     and save screenshots of the first and the last chapter to `_build/browser/`."""
     if not (html / "index.html").is_file():
-        raise SystemExit(f"no site at {relative(html)}: build it first with `python dev.py book`")
+        student = " --student" if STUDENT_DIR in html.parents else ""
+        raise SystemExit(f"no site at {relative(html)}: build it first with `python dev.py book{student}`")
     browser = find_browser()
     pages = [
         p
@@ -477,11 +563,71 @@ def browse(html: Path) -> None:
 
 
 def chapter(number: str | None) -> Path:
-    """The chapter notebook numbered `number` ("1" or "01"); stop with the list of chapters otherwise."""
-    matches = [p for p in chapters() if number and number.isdigit() and p.name.startswith(f"{int(number):02d}-")]
-    if not matches:
+    """The chapter named by `number`: "1", "01", its full name ("01-binary-reward-calibration") or its path; stop
+    with the list of chapters otherwise."""
+    if not number:
+        sys.exit(f"name a chapter, e.g. `python dev.py run 01`; chapters are {[p.name[:2] for p in chapters()]}")
+    stem = Path(number).name.removesuffix(".ipynb")
+    digits = stem.split("-", 1)[0]
+    matches = [
+        p for p in chapters() if p.stem == stem or (digits.isdigit() and p.name.startswith(f"{int(digits):02d}-"))
+    ]
+    if len(matches) != 1 or (not stem.isdigit() and matches[0].stem != stem):
         sys.exit(f"no chapter {number!r}; chapters are {[p.name[:2] for p in chapters()]}")
     return matches[0]
+
+
+def seed_range(text: str) -> list[int]:
+    """Seeds from `30-35`, `30,31,32` or `[30, 31]`, each checked by the package's rule; stop with its message."""
+    sys.path.insert(0, str(SRC))
+    try:
+        from casestudies.scale import parse_seeds, validate_seed
+
+        if re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", text):
+            low, high = (validate_seed(p) for p in text.split("-"))
+            if high < low:
+                raise ValueError(f"a seed range runs upwards, got {text!r}")
+            return list(range(low, high + 1))
+        seeds = parse_seeds(text)
+        if len(set(seeds)) != len(seeds) or not seeds:
+            raise ValueError(f"seeds must be distinct and at least one, got {text!r}")
+        return seeds
+    except ValueError as error:
+        sys.exit(str(error))
+    finally:
+        sys.path.pop(0)
+
+
+def replicate(notebook: Path, seeds: list[int], scale: str) -> None:
+    """Re-run a chapter on `seeds` into `_build/replications/` (never over the published chapter) and print, per
+    hypothesis, the published outcome and estimate beside the replication's."""
+    published = json.loads((ROOT / "results" / f"{notebook.stem}.json").read_text())
+    overlap = sorted(set(seeds) & set(published.get("design_seeds", [])) | set(seeds) & set(published["seeds"]))
+    if overlap:
+        print(f"note: seeds {overlap} were used by the published or design runs; a replication uses fresh ones")
+    out = REPLICATIONS_DIR / f"{notebook.stem}-seeds-{seeds[0]}-{seeds[-1]}"
+    if not execute(notebook, scale, seeds=seeds, out=out):
+        sys.exit(1)
+    written = sorted(out.rglob(f"{notebook.stem}.json"))
+    if not written:
+        sys.exit(f"the run wrote no results file under {relative(out)}")
+    mine = {h["name"]: h for h in json.loads(written[0].read_text())["hypotheses"]}
+    print(
+        f"\n{notebook.stem}: published ({published['scale']}, seeds {published['seeds']}) against this replication "
+        f"({scale}, seeds {seeds}); results in {relative(written[0])}"
+    )
+    print(f"{'':4} {'role':10} {'published':>14} {'estimate':>9}  {'replication':>14} {'estimate':>9}")
+    for h in published["hypotheses"]:
+        r = mine.get(h["name"])
+
+        def shown(x):
+            return "undefined" if x is None or x.get("estimate") is None else f"{x['estimate']:+.3f}"
+
+        print(
+            f"{h['name']:4} {h['role']:10} {h['outcome']:>14} {shown(h):>9}  "
+            f"{(r or {}).get('outcome', 'not declared'):>14} {shown(r):>9}"
+        )
+    print(f"verdict: published {published['verdict']}, replication {json.loads(written[0].read_text())['verdict']}")
 
 
 def build_book(student: bool = False) -> None:
@@ -502,10 +648,14 @@ def build_book(student: bool = False) -> None:
     print(f"\nThe student book (no solutions) is at {html / 'index.html'}")
 
 
-def test() -> None:
-    """The whole suite: ruff, unit tests, every notebook at smoke scale under nbval, the book build."""
+def test(fast: bool = False) -> None:
+    """The whole suite: ruff, unit tests, every notebook at smoke scale under nbval, the book build. With `fast`,
+    ruff and the unit tests not marked `slow` only, for development."""
     py = python()
     sh(py, "-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py", "notebooks", *map(str, BOOK_PAGES))
+    if fast:
+        sh(py, "-m", "pytest", "tests", "-m", "not slow")
+        return
     sh(py, "-m", "pytest", "tests")
     with tempfile.TemporaryDirectory(prefix="casestudies-results-") as results:
         notebooks = [str(p) for p in [*chapters(), *BOOK_PAGES]]
@@ -664,37 +814,62 @@ def build_assignments(out: Path = ASSIGNMENTS_DIR) -> dict[str, Path]:
     return built
 
 
+USES = {  # which arguments each command takes; any other is an error, not silently ignored
+    "setup": set(),
+    "book": {"scale", "student"},
+    "test": {"fast"},
+    "run": {"chapter", "scale"},
+    "replicate": {"chapter", "scale", "seeds"},
+    "settle": set(),
+    "colab": {"chapter"},
+    "browse": {"student"},
+    "assignments": set(),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["setup", "book", "test", "run", "settle", "colab", "browse", "assignments"])
-    parser.add_argument("chapter", nargs="?", help="with `run` or `colab`: the chapter number, e.g. 01")
-    parser.add_argument("--scale", choices=["smoke", "cpu", "gpu"], help="re-execute chapters at this scale")
+    parser.add_argument("command", choices=list(USES))
+    parser.add_argument("chapter", nargs="?", help="with `run`, `replicate` or `colab`: the chapter, e.g. 01")
+    parser.add_argument("--scale", type=str.lower, choices=["smoke", "cpu", "gpu"], help="the scale to run at")
+    parser.add_argument("--seeds", help="with `replicate`: the seeds, e.g. 30-35 or 30,31,32")
+    parser.add_argument("--fast", action="store_true", help="with `test`: ruff and the unit tests not marked slow")
     parser.add_argument(
         "--student", action="store_true", help="with `book`: leave the solutions out; with `browse`: check that site"
     )
     args = parser.parse_args()
+    given = {name for name in ("chapter", "scale", "seeds", "student", "fast") if getattr(args, name)}
+    if given - USES[args.command]:
+        parser.error(f"`{args.command}` does not take {', '.join(sorted(given - USES[args.command]))}")
+    if args.command in ("run", "replicate", "colab"):
+        notebook = chapter(args.chapter)
     if args.command == "settle":  # re-store the outputs of already executed notebooks; needs no set-up
-        for notebook in [*chapters(), *BOOK_PAGES]:
-            settle_streams(notebook)
+        for page in [*chapters(), *BOOK_PAGES]:
+            settle_streams(page)
         return
     if args.command == "colab":  # its own fresh environment, never .venv
-        colab_check(chapter(args.chapter))
+        colab_check(notebook)
         return
     if args.command == "browse":  # reads a site already built; needs a browser, not the environment
         browse(STUDENT_DIR / "_build" / "html" if args.student else BOOK_HTML.parent)
         return
+    if args.command == "replicate":
+        if not args.seeds:
+            parser.error("`replicate` needs --seeds, e.g. --seeds 30-35")
+        seeds = seed_range(args.seeds)
+    scale = normalised_scale(args.scale or os.environ.get("CASESTUDIES_SCALE"))
     setup()
     if args.command == "book":
         if args.scale:
-            execute_book(args.scale)
+            execute_book(scale)
         build_book(student=args.student)
     elif args.command == "test":
-        test()
+        test(fast=args.fast)
     elif args.command == "assignments":
         build_assignments()
-    elif args.command == "run" and not execute(
-        chapter(args.chapter), args.scale or os.environ.get("CASESTUDIES_SCALE")
-    ):
+    elif args.command == "replicate":
+        replicate(notebook, seeds, scale or "cpu")
+    elif args.command == "run" and not execute(notebook, scale):
         sys.exit(1)
 
 

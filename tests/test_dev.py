@@ -1,6 +1,8 @@
 """dev.py: the environment it uses, when it installs, how it re-executes notebooks and settles their outputs."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +159,7 @@ def checkout(tmp_path, monkeypatch):
         ("SMOKE_DIR", build / "smoke"),
         ("FAILED_DIR", build / "failed"),
         ("EXECUTING_DIR", build / "executing"),
+        ("FINISHED_DIR", build / "finished"),
     ]:
         monkeypatch.setattr(dev, name, value)
     monkeypatch.setattr(dev, "python", lambda: "python")
@@ -168,13 +171,16 @@ def checkout(tmp_path, monkeypatch):
     notebook.chmod(0o644)
     calls = []
 
-    def papermill(command, cwd, env, returncode=0, writes=True):
+    def papermill(command, cwd, env, returncode=0, writes=True, reports=None, during=None):
+        if during is not None:
+            during()
         source, output = Path(command[-2]), Path(command[-1])
         calls.append({"cwd": command[command.index("--cwd") + 1], "scale": env.get("CASESTUDIES_SCALE"), "out": output})
         if writes:  # as a chapter does: its results file first (the verdict cell), then the executed notebook
             results = Path(env["CASESTUDIES_RESULTS_DIR"])
             results.mkdir(parents=True, exist_ok=True)
-            (results / f"{source.stem}.json").write_text(json.dumps({"scale": env.get("CASESTUDIES_SCALE")}))
+            reported = reports or env.get("CASESTUDIES_SCALE")
+            (results / f"{source.stem}.json").write_text(json.dumps({"scale": reported}))
             data = json.loads(source.read_text())
             data["cells"][0]["outputs"] = [
                 {"output_type": "stream", "name": "stderr", "text": "\rbar: 50%\rbar: 100%\n"},
@@ -183,9 +189,11 @@ def checkout(tmp_path, monkeypatch):
             output.write_text(json.dumps(data))
         return subprocess.CompletedProcess(command, returncode)
 
-    def use(returncode=0, writes=True):
+    def use(returncode=0, writes=True, reports=None, during=None):
         monkeypatch.setattr(
-            dev.subprocess, "run", lambda command, cwd, env: papermill(command, cwd, env, returncode, writes)
+            dev.subprocess,
+            "run",
+            lambda command, cwd, env: papermill(command, cwd, env, returncode, writes, reports, during),
         )
 
     use()
@@ -332,7 +340,7 @@ def test_colab_copy_installs_from_the_checkout_and_changes_nothing_else(tmp_path
 def test_chapters_are_found_by_number():
     assert dev.chapter("6").name.startswith("06-") and dev.chapter("06") == dev.chapter("6")
     for wrong in ("99", "six", None):
-        with pytest.raises(SystemExit, match="no chapter"):
+        with pytest.raises(SystemExit, match=r"no chapter|name a chapter"):
             dev.chapter(wrong)
 
 
@@ -378,3 +386,117 @@ def test_browse_says_how_to_get_a_browser_and_a_site(tmp_path, monkeypatch):
         dev.find_browser()
     with pytest.raises(SystemExit, match=r"python dev\.py book"):
         dev.browse(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["SMOKE", " Smoke", "smoke "])
+def test_a_smoke_run_by_any_spelling_leaves_the_published_chapter_byte_identical(checkout, name):
+    notebook, calls, _ = checkout
+    before = notebook.read_bytes()
+    assert dev.execute(notebook, name)
+    assert calls[0]["scale"] == "smoke" and notebook.read_bytes() == before
+    assert not (dev.ROOT / "results" / "01-chapter.json").exists()
+
+
+def test_where_a_run_goes_follows_the_scale_it_reports_not_the_name_passed(checkout):
+    notebook, _, use = checkout
+    before = notebook.read_bytes()
+    use(reports="smoke")  # e.g. CASESTUDIES_SCALE set in the notebook's own environment
+    assert dev.execute(notebook, None)
+    assert notebook.read_bytes() == before and (dev.ROOT / "results" / "smoke" / "01-chapter.json").exists()
+
+
+@pytest.mark.parametrize("blocked", ["results", "_build/smoke"])
+def test_an_unwritable_destination_is_reported_before_the_kernel_starts(checkout, capsys, blocked):
+    notebook, calls, _ = checkout
+    target = dev.ROOT / blocked
+    if blocked == "results":
+        target.mkdir(parents=True)
+        target.chmod(0o500)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("a file where a folder should be")
+    try:
+        if blocked == "results" and os.access(target, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        assert not dev.execute(notebook, "smoke" if "smoke" in blocked else "cpu")
+    finally:
+        if target.is_dir():
+            target.chmod(0o700)
+    assert calls == [] and "nothing was run:" in capsys.readouterr().out
+
+
+def test_a_finished_run_that_cannot_be_moved_is_kept(checkout, capsys):
+    notebook, _, use = checkout
+    before = notebook.read_bytes()
+    results = dev.ROOT / "results"
+    use(during=lambda: results.write_text("turned into a file during the run"))
+    assert not dev.execute(notebook, "cpu")
+    assert notebook.read_bytes() == before
+    kept = list(dev.FINISHED_DIR.iterdir())
+    assert len(kept) == 1 and (kept[0] / notebook.name).stat().st_size > 0
+    assert "could not be put in place" in capsys.readouterr().out
+
+
+def test_ctrl_c_changes_nothing_and_says_so_in_one_line(checkout, capsys):
+    notebook, _, use = checkout
+    before = notebook.read_bytes()
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    use(during=interrupt)
+    assert not dev.execute(notebook, "cpu")
+    assert notebook.read_bytes() == before and list(dev.EXECUTING_DIR.iterdir()) == []
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("interrupted: notebooks/01-chapter.ipynb")
+
+
+def test_stale_copies_of_killed_runs_are_cleaned_and_results_dir_is_honoured(checkout, monkeypatch, tmp_path):
+    notebook, _, _ = checkout
+    stale = dev.EXECUTING_DIR / "999999999"
+    stale.mkdir(parents=True)
+    (stale / "01-chapter.ipynb").write_text("{}")
+    named = tmp_path / "mine"
+    monkeypatch.setenv("CASESTUDIES_RESULTS_DIR", str(named))
+    before = notebook.read_bytes()
+    assert dev.execute(notebook, "cpu")
+    assert not stale.exists()
+    assert (named / "01-chapter.json").exists() and (named / notebook.name).exists()
+    assert notebook.read_bytes() == before and not (dev.ROOT / "results").exists()
+
+
+def test_seed_ranges_and_chapter_names_are_read_or_refused_at_once(capsys):
+    assert dev.seed_range("30-32") == [30, 31, 32] and dev.seed_range("[5, 7]") == [5, 7]
+    for bad in ["-1,-2", "3-1", str(2**64), "1,1"]:
+        with pytest.raises(SystemExit):
+            dev.seed_range(bad)
+    first = dev.chapters()[0]
+    assert dev.chapter(first.stem) == first == dev.chapter(str(first)) == dev.chapter(first.name[:2])
+    for bad in [None, "99", "01-nope"]:
+        with pytest.raises(SystemExit):
+            dev.chapter(bad)
+
+
+@pytest.mark.slow
+def test_replicate_at_smoke_writes_only_under_build_and_prints_every_hypothesis(tmp_path):
+    def tracked_state() -> str:
+        return subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all", "--", "notebooks", "results"],
+            cwd=dev.ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    before = tracked_state()
+    run = subprocess.run(
+        [sys.executable, str(dev.ROOT / "dev.py"), "replicate", "06", "--scale", "smoke", "--seeds", "30-31"],
+        cwd=dev.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert tracked_state() == before
+    declared = json.loads((dev.ROOT / "results" / "06-overly-hard-rlvr.json").read_text())["hypotheses"]
+    rows = [line for line in run.stdout.splitlines() if re.match(r"H\d+ +(headline|secondary|check) ", line)]
+    assert [r.split()[0] for r in rows] == [h["name"] for h in declared]
