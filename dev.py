@@ -175,11 +175,25 @@ def setup() -> None:
     if not needs_install(stamp, expected) and subprocess.run(installed, capture_output=True).returncode == 0:
         print(f"casestudies is installed and pyproject.toml is unchanged: install skipped (delete {stamp} to force it)")
         return
+    elsewhere = installed_from(py)
+    if elsewhere and not same_path(elsewhere, ROOT):
+        print(f"note: casestudies in this environment was installed from {elsewhere}; it now points at {ROOT}")
     sh(py, "-m", "pip", "install", "-q", "-e", ".[book,dev]")
     try:
         stamp.write_text(expected + "\n")
     except OSError as error:  # a read-only environment: install again next time
         print(f"could not write {stamp} ({error}); the next run installs again", flush=True)
+
+
+def installed_from(py: str) -> str | None:
+    """The checkout an editable install of casestudies in `py`'s environment points at, or None."""
+    ask = (
+        "import importlib.metadata as m, json; "
+        "print(json.loads(m.distribution('casestudies').read_text('direct_url.json'))['url'])"
+    )
+    found = subprocess.run([py, "-c", ask], capture_output=True, text=True)
+    url = found.stdout.strip()
+    return url.removeprefix("file://") if found.returncode == 0 and url.startswith("file://") else None
 
 
 def install_torch(py: str) -> None:

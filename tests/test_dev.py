@@ -500,3 +500,15 @@ def test_replicate_at_smoke_writes_only_under_build_and_prints_every_hypothesis(
     declared = json.loads((dev.ROOT / "results" / "06-overly-hard-rlvr.json").read_text())["hypotheses"]
     rows = [line for line in run.stdout.splitlines() if re.match(r"H\d+ +(headline|secondary|check) ", line)]
     assert [r.split()[0] for r in rows] == [h["name"] for h in declared]
+
+
+def test_an_environment_installed_from_another_clone_is_named_before_it_is_re_pointed(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(dev, "python", lambda: sys.executable)
+    monkeypatch.setattr(dev, "install_torch", lambda py: None)
+    monkeypatch.setattr(dev, "stamp_file", lambda: tmp_path / "stamp")
+    monkeypatch.setattr(dev, "installed_from", lambda py: "/elsewhere/clone")
+    monkeypatch.setattr(dev, "sh", lambda *args, **kw: None)
+    monkeypatch.setattr(dev, "environment_note", lambda: None)
+    monkeypatch.setattr(dev, "in_environment", lambda: True)
+    dev.setup()
+    assert f"installed from /elsewhere/clone; it now points at {dev.ROOT}" in capsys.readouterr().out
