@@ -666,7 +666,7 @@ def test(fast: bool = False) -> None:
     """The whole suite: ruff, unit tests, every notebook at smoke scale under nbval, the book build. With `fast`,
     ruff and the unit tests not marked `slow` only, for development."""
     py = python()
-    sh(py, "-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py", "notebooks", *map(str, BOOK_PAGES))
+    sh(py, "-m", "ruff", "check", "src", "tests", "benchmarks", "pilots", "dev.py", "notebooks", *map(str, BOOK_PAGES))
     if fast:
         sh(py, "-m", "pytest", "tests", "-m", "not slow")
         return

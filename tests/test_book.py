@@ -38,8 +38,12 @@ def declared_in(notebook: Path) -> dict[str, tuple[str, float | None]]:
     source = "".join(
         "".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"
     )
-    calls = re.findall(r'\bH\("(H\d+)",.*?role="(\w+)"(?:, sesoi=([0-9.]+))?', source, re.DOTALL)
-    return {name: (role, float(sesoi) if sesoi else None) for name, role, sesoi in calls}
+    declared = {}
+    for call in re.split(r'(?=\bH\("[HQ]\d+",)', source)[1:]:
+        name, role = re.match(r'H\("([HQ]\d+)"', call).group(1), re.search(r'role="(\w+)"', call).group(1)
+        sesoi = re.search(r"sesoi=([0-9.]+)", call.split("\n\n")[0])
+        declared[name] = (role, float(sesoi.group(1)) if sesoi else None)
+    return declared
 
 
 def test_every_notebook_is_in_the_table_of_contents_and_the_intro():
@@ -76,8 +80,8 @@ def test_the_printed_verdict_is_the_committed_results_file(notebook):
     overall, rows = printed
     assert record["chapter"] == notebook.stem and record["scale"] != "smoke"
     note = record.get("note", "")
-    restated = re.search(r"; (H\d+(?:, H\d+)*) restated", note)
-    restated = set(restated.group(1).split(", ")) if restated else set()
+    changed = re.findall(r"; ([HQ]\d+(?:, [HQ]\d+)*) (?:restated|added)", note)
+    restated = {name for names in changed for name in names.split(", ")}
     assert {name: estimate for name, (_, estimate) in rows.items() if name not in restated} == {
         h["name"]: f"{h['estimate']:+.3f}" for h in record["hypotheses"] if h["name"] not in restated
     }
