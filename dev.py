@@ -54,6 +54,7 @@ EXECUTING_DIR = BUILD / "executing"  # runs in progress, one folder per process 
 FINISHED_DIR = BUILD / "finished"  # finished runs that could not be moved into place
 REPLICATIONS_DIR = BUILD / "replications"  # `dev.py replicate`: a chapter re-run on a reader's seeds
 STAMP_NAME = ".casestudies-install-stamp"
+RELAUNCHED = "CASESTUDIES_DEV_RELAUNCHED"  # set when dev.py re-started itself in the project's environment
 
 
 def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -872,7 +873,10 @@ def main() -> None:
             parser.error("`replicate` needs --seeds, e.g. --seeds 30-35")
         seeds = seed_range(args.seeds)
     scale = normalised_scale(args.scale or os.environ.get("CASESTUDIES_SCALE"))
-    setup()
+    if os.environ.get(RELAUNCHED) != str(ROOT):
+        setup()
+        if not in_environment() and not same_path(sys.prefix, VENV):  # go on in .venv, where the packages are
+            os.execve(python(), [python(), str(ROOT / "dev.py"), *sys.argv[1:]], {**os.environ, RELAUNCHED: str(ROOT)})
     if args.command == "book":
         if args.scale:
             execute_book(scale)

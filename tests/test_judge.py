@@ -107,4 +107,9 @@ def test_pretrained_judge_path_on_a_local_model(tmp_path):
     model, loaded = load_pretrained(tmp_path, dtype=torch.float32)
     best = [instruct_prompt(it) for it in items if it["task"] == "best"]
     probs = choice_distribution(model, loaded, best, tuple(" " + c for c in LETTERS))
-    assert probs.shape == (2, 5) and np.allclose(probs.sum(axis=1), 1.0)
+    # against the loaded model's own next-token logits, restricted to the letters, one prompt at a time
+    ids = [loaded(" " + c, add_special_tokens=False)["input_ids"][0] for c in LETTERS]
+    for row, prompt in zip(probs, best, strict=True):
+        with torch.no_grad():
+            logits = model(**loaded(prompt, return_tensors="pt")).logits[0, -1, ids]
+        np.testing.assert_allclose(row, torch.softmax(logits, -1).numpy(), atol=1e-5)

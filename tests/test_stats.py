@@ -521,9 +521,12 @@ def test_a_function_defined_in_the_caller_runs_in_workers():
     offset = 10  # a closure over a local, as a notebook cell's function would close over the notebook's globals
 
     def shifted(seed):
-        return seed + offset
+        return seed + offset, os.getpid()
 
-    assert map_seeds(shifted, [1, 2], parallel=True) == [11, 12]
+    ran = map_seeds(shifted, [1, 2], parallel=True)
+    assert [value for value, _ in ran] == [11, 12]
+    if usable_cores() > 1:  # it ran in worker processes, not here
+        assert all(pid != os.getpid() for _, pid in ran)
 
 
 def test_a_failing_seed_keeps_its_exception_and_names_the_seed():
