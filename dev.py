@@ -632,8 +632,12 @@ def replicate(notebook: Path, seeds: list[int], scale: str) -> None:
         f"({scale}, seeds {seeds}); results in {relative(written[0])}"
     )
     print(f"{'':4} {'role':10} {'published':>14} {'estimate':>9}  {'replication':>14} {'estimate':>9}")
-    for h in published["hypotheses"]:
-        r = mine.get(h["name"])
+    names = [h["name"] for h in published["hypotheses"]] + [
+        n for n in mine if n not in {h["name"] for h in published["hypotheses"]}
+    ]
+    stored = {h["name"]: h for h in published["hypotheses"]}
+    for name in names:
+        h, r = stored.get(name, {"name": name, "role": mine[name]["role"], "outcome": "not declared"}), mine.get(name)
 
         def shown(x):
             return "undefined" if x is None or x.get("estimate") is None else f"{x['estimate']:+.3f}"
