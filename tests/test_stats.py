@@ -517,6 +517,31 @@ def test_parallel_seeds_return_exactly_the_serial_numbers_in_seed_order():
         assert all(r["pid"] != os.getpid() for r in parallel)
 
 
+@pytest.mark.slow
+def test_seeds_on_a_local_dask_cluster_give_the_serial_numbers():
+    distributed = pytest.importorskip("distributed")
+    import joblib
+    import torch
+
+    seeds = [4, 1, 3]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        serial = map_seeds(train_a_little, seeds, parallel=False)
+    finally:
+        torch.set_num_threads(threads)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+    ):
+        on_cluster = map_seeds(train_a_little, seeds)
+        jobs = map_jobs(lambda seed, k: train_a_little(seed)["loss"] * k, [(4, 1), (1, 2)])
+    assert [r["loss"] for r in on_cluster] == [r["loss"] for r in serial]  # exactly
+    assert all(r["threads"] == 1 and r["pid"] != os.getpid() for r in on_cluster)
+    assert jobs == [serial[0]["loss"], 2 * serial[1]["loss"]]
+
+
 def test_a_function_defined_in_the_caller_runs_in_workers():
     offset = 10  # a closure over a local, as a notebook cell's function would close over the notebook's globals
 

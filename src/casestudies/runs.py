@@ -109,6 +109,41 @@ def _label(job: tuple) -> str:
     return "(" + ", ".join(repr(x) if plain(x) else type(x).__name__ for x in job) + ")"
 
 
+def configured_backend() -> str | None:
+    """The joblib backend a reader configured (`joblib.parallel_config(backend="dask")`, say), or None for the
+    default, under which jobs run in this machine's loky workers."""
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    name = type(backend).__name__
+    return None if name in ("LokyBackend", "SequentialBackend") else name
+
+
+def _one_thread(fn: Callable[..., T], *args) -> T:
+    """`fn(*args)` with one torch thread and no per-step progress bars, as in the book's own workers."""
+    import torch
+
+    os.environ["TQDM_DISABLE"] = "1"
+    torch.set_num_threads(1)
+    return fn(*args)
+
+
+def _map_joblib(fn: Callable[..., T], items: list[tuple], kind: str, caller: str, name) -> list[T]:
+    """The jobs under the reader's joblib backend (a Dask or Ray cluster, say): the same function, one torch
+    thread per job, results in the jobs' order, a progress bar over finished jobs."""
+    from joblib import Parallel, delayed
+
+    results: list[T] = []
+    with tqdm(total=len(items), desc=f"{kind}s ({configured_backend()})", mininterval=1.0, file=sys.stdout) as bar:
+        for i, result in enumerate(
+            Parallel(n_jobs=-1, return_as="generator")(delayed(_one_thread)(fn, *item) for item in items)
+        ):
+            results.append(result)
+            bar.set_postfix_str(f"{name(items[i])} done", refresh=False)
+            bar.update(1)
+    return results
+
+
 _EXECUTORS: list = []
 
 
@@ -133,8 +168,10 @@ def _map(fn: Callable[..., T], items: list[tuple], parallel: bool, kind: str, ca
     def name(item: tuple) -> str:
         return f"{kind} {item[0] if kind == 'seed' else _label(item)}"
 
-    workers = workers_for(len(items)) if parallel else 1
     started = time.time()
+    if parallel and configured_backend() is not None:
+        return _map_joblib(fn, items, kind, caller, name)
+    workers = workers_for(len(items)) if parallel else 1
     if workers == 1:
         serial = []
         for item in items:
