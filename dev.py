@@ -14,6 +14,7 @@
     python dev.py browse [--student]             open every page of the built site in headless Chromium, offline:
                                                  math rendered, figures and links there, launch buttons present
     python dev.py assignments                    build each chapter's code exercise as an Otter-Grader assignment
+    python dev.py new 13 short-name "Title"      a new chapter from the template, with stubs where the book lists it
 
 Everything runs inside `.venv` (created on first use) unless a virtual environment or a conda environment
 other than conda's `base` is active, in which case that one is used and a torch already there is kept.
@@ -671,13 +672,26 @@ def test(fast: bool = False) -> None:
     """The whole suite: ruff, unit tests, every notebook at smoke scale under nbval, the book build. With `fast`,
     ruff and the unit tests not marked `slow` only, for development."""
     py = python()
-    sh(py, "-m", "ruff", "check", "src", "tests", "benchmarks", "pilots", "dev.py", "notebooks", *map(str, BOOK_PAGES))
+    sh(
+        py,
+        "-m",
+        "ruff",
+        "check",
+        "src",
+        "tests",
+        "benchmarks",
+        "pilots",
+        "templates",
+        "dev.py",
+        "notebooks",
+        *map(str, BOOK_PAGES),
+    )
     if fast:
         sh(py, "-m", "pytest", "tests", "-m", "not slow")
         return
     sh(py, "-m", "pytest", "tests")
     with tempfile.TemporaryDirectory(prefix="casestudies-results-") as results:
-        notebooks = [str(p) for p in [*chapters(), *BOOK_PAGES]]
+        notebooks = [str(p) for p in [*chapters(), TEMPLATE, *BOOK_PAGES]]
         sh(
             py,
             "-m",
@@ -833,6 +847,69 @@ def build_assignments(out: Path = ASSIGNMENTS_DIR) -> dict[str, Path]:
     return built
 
 
+TEMPLATE = ROOT / "templates" / "chapter.ipynb"  # `dev.py new` copies it; CI runs it at smoke, so it cannot rot
+
+
+def new_chapter(number: str, short: str, title: str) -> Path:
+    """A new chapter from the template: `notebooks/NN-short.ipynb` with the standard's sections, the parameters
+    cell, hypotheses with roles and sesoi, `map_arms`, the verdict and provenance; and stubs where the book lists
+    its chapters (table of contents, intro, leak table), a module for its measurements and a test file."""
+    if not re.fullmatch(r"\d{2}", number or ""):
+        sys.exit(f"the chapter number is two digits, e.g. 13; got {number!r}")
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", short or ""):
+        sys.exit(f"the short name is lower-case words joined by hyphens, e.g. reward-hacking; got {short!r}")
+    if not title or not title.strip():
+        sys.exit('give the chapter a title, e.g. "Rewards that can be hacked"')
+    taken = [p for p in chapters() if p.name.startswith(f"{number}-")]
+    if taken:
+        sys.exit(f"chapter {number} exists: {relative(taken[0])}")
+    stem, module = f"{number}-{short}", short.replace("-", "_")
+    text = TEMPLATE.read_text(encoding="utf-8")
+    for old, new in [
+        ("00-template-chapter", stem),
+        ("Template chapter", title.strip()),
+        ("# 0. ", f"# {int(number)}. "),
+        ("ex-00-", f"ex-{number}-"),
+    ]:
+        text = text.replace(old, new)
+    notebook = ROOT / "notebooks" / f"{stem}.ipynb"
+    notebook.write_text(text, encoding="utf-8")
+    toc = ROOT / "_toc.yml"
+    lines = toc.read_text(encoding="utf-8").splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if "file: notebooks/" in line)
+    lines.insert(last + 1, lines[last].split("file:")[0] + f"file: notebooks/{stem}\n")
+    toc.write_text("".join(lines), encoding="utf-8")
+    intro = ROOT / "book" / "intro.md"
+    entries = intro.read_text(encoding="utf-8")
+    last_entry = list(re.finditer(r"^- Chapter \d+, \{doc\}`[^`]+`:.*?(?=\n\n|\n- |\Z)", entries, re.M | re.S))[-1]
+    entry = f"\n- Chapter {int(number)}, {{doc}}`../notebooks/{stem}`: TODO, the finding and its verdict in a sentence."
+    intro.write_text(entries[: last_entry.end()] + entry + entries[last_entry.end() :], encoding="utf-8")
+    leaks = ROOT / "book" / "leaks.yml"
+    leaks.write_text(
+        leaks.read_text(encoding="utf-8").rstrip("\n")
+        + f"\n{stem}:\n  objective: TODO\n  dimension: TODO\n  leak: H1\n  fix: none tested\n  fix_test: null\n"
+        "  note: TODO\n",
+        encoding="utf-8",
+    )
+    (ROOT / "src" / "casestudies" / "chapters" / f"{module}.py").write_text(
+        f'"""Chapter {int(number)}\'s measurements: what turns its trained models into the numbers it tests."""\n',
+        encoding="utf-8",
+    )
+    (ROOT / "tests" / f"test_{module}.py").write_text(
+        f'"""Chapter {int(number)}\'s measurements on hand-worked cases."""\n\nimport pytest\n\n\n'
+        "def test_the_chapters_measurements_are_tested():\n"
+        f'    pytest.fail("write the tests of casestudies.chapters.{module} on hand-worked cases")\n',
+        encoding="utf-8",
+    )
+    print(
+        f"{relative(notebook)} created from {relative(TEMPLATE)}, with stubs in _toc.yml, book/intro.md, "
+        "book/leaks.yml, "
+        f"src/casestudies/chapters/{module}.py and tests/test_{module}.py; then run it at smoke "
+        f"(`python dev.py run {number} --scale smoke`), write its tests, and time it (`benchmarks/chapters.py`)"
+    )
+    return notebook
+
+
 USES = {  # which arguments each command takes; any other is an error, not silently ignored
     "setup": set(),
     "book": {"scale", "student"},
@@ -843,13 +920,16 @@ USES = {  # which arguments each command takes; any other is an error, not silen
     "colab": {"chapter"},
     "browse": {"student"},
     "assignments": set(),
+    "new": {"chapter", "short", "title"},
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=list(USES))
-    parser.add_argument("chapter", nargs="?", help="with `run`, `replicate` or `colab`: the chapter, e.g. 01")
+    parser.add_argument("chapter", nargs="?", help="with `run`, `replicate`, `colab` or `new`: the chapter, e.g. 01")
+    parser.add_argument("short", nargs="?", help="with `new`: the chapter's short name, e.g. reward-hacking")
+    parser.add_argument("title", nargs="?", help='with `new`: its title, e.g. "Rewards that can be hacked"')
     parser.add_argument("--scale", type=str.lower, choices=["smoke", "cpu", "gpu"], help="the scale to run at")
     parser.add_argument("--seeds", help="with `replicate`: the seeds, e.g. 30-35 or 30,31,32")
     parser.add_argument("--fast", action="store_true", help="with `test`: ruff and the unit tests not marked slow")
@@ -857,9 +937,12 @@ def main() -> None:
         "--student", action="store_true", help="with `book`: leave the solutions out; with `browse`: check that site"
     )
     args = parser.parse_args()
-    given = {name for name in ("chapter", "scale", "seeds", "student", "fast") if getattr(args, name)}
+    given = {name for name in ("chapter", "short", "title", "scale", "seeds", "student", "fast") if getattr(args, name)}
     if given - USES[args.command]:
         parser.error(f"`{args.command}` does not take {', '.join(sorted(given - USES[args.command]))}")
+    if args.command == "new":  # writes files from the template; needs no set-up
+        new_chapter(args.chapter, args.short, args.title)
+        return
     if args.command in ("run", "replicate", "colab"):
         notebook = chapter(args.chapter)
     if args.command == "settle":  # re-store the outputs of already executed notebooks; needs no set-up

@@ -512,3 +512,46 @@ def test_an_environment_installed_from_another_clone_is_named_before_it_is_re_po
     monkeypatch.setattr(dev, "in_environment", lambda: True)
     dev.setup()
     assert f"installed from /elsewhere/clone; it now points at {dev.ROOT}" in capsys.readouterr().out
+
+
+def test_new_chapter_is_the_template_with_stubs_where_the_book_lists_chapters(monkeypatch, tmp_path):
+    root = tmp_path / "repo"
+    for part in ("_toc.yml", "book/intro.md", "book/leaks.yml", "templates/chapter.ipynb"):
+        (root / part).parent.mkdir(parents=True, exist_ok=True)
+        (root / part).write_text((dev.ROOT / part).read_text())
+    (root / "notebooks").mkdir()
+    (root / "src" / "casestudies" / "chapters").mkdir(parents=True)
+    (root / "tests").mkdir()
+    for existing in dev.chapters():
+        (root / "notebooks" / existing.name).write_text("{}")
+    monkeypatch.setattr(dev, "ROOT", root)
+    monkeypatch.setattr(dev, "TEMPLATE", root / "templates" / "chapter.ipynb")
+    notebook = dev.new_chapter("13", "reward-hacking", "Rewards that can be hacked")
+    assert notebook == root / "notebooks" / "13-reward-hacking.ipynb"
+    cells = json.loads(notebook.read_text())["cells"]
+    text = "".join("".join(c["source"]) for c in cells)
+    assert 'Chapter("13-reward-hacking", "Rewards that can be hacked"' in text and "# 13. Rewards" in text
+    assert "template" not in text.lower() or "the template's own toy" in text  # only the toy's description
+    headings = [
+        line
+        for c in cells
+        if c["cell_type"] == "markdown"
+        for line in "".join(c["source"]).splitlines()
+        if line.startswith("#")
+    ]
+    for section in ("The mechanism", "The experiment", "Results", "Verdict", "What this toy cannot show", "Exercises"):
+        assert any(section in h for h in headings), section
+    assert max(len("".join(c["source"]).splitlines()) for c in cells if c["cell_type"] == "code") <= 50
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells)
+    assert 'role="headline", sesoi=' in text and "stats.map_arms(" in text and "chapter.provenance()" in text
+    toc = (root / "_toc.yml").read_text()
+    assert toc.index("notebooks/12-") < toc.index("notebooks/13-reward-hacking") < toc.index("book/scorecard")
+    assert "{doc}`../notebooks/13-reward-hacking`" in (root / "book" / "intro.md").read_text()
+    assert "13-reward-hacking:" in (root / "book" / "leaks.yml").read_text()
+    assert (root / "src" / "casestudies" / "chapters" / "reward_hacking.py").exists()
+    assert "pytest.fail" in (root / "tests" / "test_reward_hacking.py").read_text()  # fails until written
+    with pytest.raises(SystemExit, match="exists"):
+        dev.new_chapter("13", "again", "Again")
+    for bad in [("1", "x", "T"), ("14", "Bad Name", "T"), ("14", "ok", " ")]:
+        with pytest.raises(SystemExit):
+            dev.new_chapter(*bad)
