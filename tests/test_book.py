@@ -146,3 +146,14 @@ def test_every_chapter_has_a_measured_smoke_time_for_the_status_page():
         smoke = scales["smoke"]
         assert smoke["runs"] >= 1 and smoke["median_s"] > 0 and smoke["cores"] >= 1, chapter
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", smoke["measured"]), chapter
+
+
+def test_the_book_says_how_it_may_be_used_and_cited():
+    """A code licence and a content licence, and a citation file whose version and repository are the book's own."""
+    licence = (ROOT / "LICENSE").read_text()
+    assert "MIT License" in licence and "CC BY 4.0" in licence
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert {"cff-version", "message", "title", "authors"} <= set(citation)
+    init = (ROOT / "src" / "casestudies" / "__init__.py").read_text()
+    assert f'__version__ = "{citation["version"]}"' in init
+    assert citation["repository-code"] == yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
