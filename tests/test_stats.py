@@ -499,16 +499,22 @@ def train_a_little(seed: int) -> dict:
     return {"seed": seed, "loss": loss.item(), "threads": torch.get_num_threads(), "pid": os.getpid()}
 
 
-def test_parallel_seeds_return_exactly_the_serial_numbers_in_seed_order():
+def serial_one_thread(seeds: list[int]) -> list[dict]:
+    """`train_a_little` on each seed in this process with one torch thread, as every worker runs it."""
     import torch
 
-    seeds = [4, 1, 3]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        serial = map_seeds(train_a_little, seeds, parallel=False)
+        return map_seeds(train_a_little, seeds, parallel=False)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_parallel_seeds_return_exactly_the_serial_numbers_in_seed_order():
+
+    seeds = [4, 1, 3]
+    serial = serial_one_thread(seeds)
     parallel = map_seeds(train_a_little, seeds, parallel=True)
     assert [r["seed"] for r in parallel] == seeds
     assert [r["loss"] for r in parallel] == [r["loss"] for r in serial]  # exactly, not approximately
@@ -521,15 +527,9 @@ def test_parallel_seeds_return_exactly_the_serial_numbers_in_seed_order():
 def test_seeds_on_a_local_dask_cluster_give_the_serial_numbers():
     distributed = pytest.importorskip("distributed")
     import joblib
-    import torch
 
     seeds = [4, 1, 3]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        serial = map_seeds(train_a_little, seeds, parallel=False)
-    finally:
-        torch.set_num_threads(threads)
+    serial = serial_one_thread(seeds)
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         distributed.Client(cluster),
