@@ -129,3 +129,29 @@ def test_arm_panels_take_a_condition_per_panel():
     plt.close(fig)
     with pytest.raises(ValueError, match="'x' in 'medium'"):
         plots.arm_panels(results, [("x", "missing", "medium")], ["a"])
+
+
+def test_forest_panels_put_each_metric_on_its_own_axis():
+    from casestudies.plots import OUTCOME_COLOURS, forest_panels
+
+    results = stats.tidy(
+        {"arm": arm, "seed": seed, "bits": base + seed * 0.01, "slope": 10 * base - seed}
+        for arm, base in (("a", 1.0), ("b", 0.5))
+        for seed in range(4)
+    )
+    hypotheses = [
+        stats.Hypothesis("H1", "less bits", "bits", "b", "a", "less", role="headline", sesoi=0.1, why="w"),
+        stats.Hypothesis("H2", "steeper", "slope", "b", "a", "greater", role="secondary", sesoi=1.0, why="w"),
+        stats.Hypothesis("H3", "no more bits", "bits", "b", "a", "less", margin=0.1, role="check"),
+    ]
+    fig = forest_panels(stats.evaluate(results, hypotheses))
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["bits", "slope"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "H1: b − a (4/4 seeds agree)",
+        "H3: b − a (4/4 seeds agree)",
+    ]
+    estimates = [[float(line.get_xdata()[0]) for line in ax.lines if line.get_marker() == "o"] for ax in fig.axes]
+    assert estimates == [pytest.approx([-0.5, -0.5]), pytest.approx([-5.0])]
+    reversed_marker = next(line for line in fig.axes[1].lines if line.get_marker() == "o")
+    assert reversed_marker.get_color() == OUTCOME_COLOURS["reversed"]
+    plt.close("all")

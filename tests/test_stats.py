@@ -26,6 +26,7 @@ from casestudies.stats import (
     Hypothesis,
     check_unique,
     conclude,
+    difference_table,
     evaluate,
     expected_half_width,
     git_commit,
@@ -637,3 +638,21 @@ def test_an_interrupted_parallel_run_leaves_no_worker_and_says_so_in_one_line(tm
     assert not [p for p in workers if alive(p)]
     assert "interrupted after 0 of 4 seeds: the workers were stopped" in stderr
     assert "During handling of the above exception" not in stderr  # one error, not a chain
+
+
+def test_difference_table_describes_paired_differences_by_hand():
+    results = tidy(
+        [
+            *({"arm": "a", "seed": s, "condition": "small", "x": v} for s, v in enumerate([1.0, 2.0, 4.0])),
+            *({"arm": "b", "seed": s, "condition": "small", "x": v} for s, v in enumerate([0.0, 3.0, 1.0])),
+        ]
+    )
+    table = difference_table(results, [("x", "a", "b", "small")])
+    row = table.iloc[0]
+    # differences 1, -1, 3: mean 1, sd 2, half-width t(0.975, 2) * 2 / sqrt(3) = 4.303 * 1.1547
+    assert row["contrast"] == "a − b" and row["condition"] == "small"
+    assert row["mean"] == pytest.approx(1.0)
+    assert row["95% high"] - row["mean"] == pytest.approx(4.302653 * 2 / 3**0.5, rel=1e-5)
+    assert row["seeds above zero"] == "2/3"
+    with pytest.raises(ValueError, match="condition"):
+        difference_table(results, [("x", "a", "b", "large")])

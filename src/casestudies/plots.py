@@ -167,8 +167,38 @@ def forest_plot(verdict: Verdict, ax=None):
     bound it had to clear."""
     n = len(verdict.effects)
     ax = ax or plt.figure(figsize=(7.0, 0.5 + 0.5 * n)).gca()
-    ys = np.arange(n)[::-1]
-    for y, effect in zip(ys, verdict.effects, strict=True):
+    _forest(verdict.effects, ax, with_metric=True)
+    ax.set_xlabel("mean paired difference over seeds (95% t-interval); tick = bound to clear")
+    return ax
+
+
+def forest_panels(verdict: Verdict, width: float = 7.0):
+    """The forest plot with one panel per measured metric, each on its own axis, so that differences in bits,
+    shares and slopes never share a scale; the panel's title names the metric."""
+    groups: dict[str, list] = {}
+    for effect in verdict.effects:
+        groups.setdefault(effect.hypothesis.measured, []).append(effect)
+    sizes = [len(g) for g in groups.values()]
+    fig, axes = plt.subplots(
+        len(groups),
+        1,
+        figsize=(width, 0.55 * len(groups) + 0.45 * sum(sizes)),
+        gridspec_kw={"height_ratios": sizes},
+        squeeze=False,
+    )
+    for ax, (metric, effects) in zip(axes[:, 0], groups.items(), strict=True):
+        _forest(effects, ax, with_metric=False)
+        ax.set_title(metric, fontsize=9, loc="left")
+        ax.set_ylim(-0.6, len(effects) - 0.4)
+    axes[-1, 0].set_xlabel("mean paired difference over seeds (95% t-interval); tick = bound to clear")
+    fig.tight_layout()
+    return fig
+
+
+def _forest(effects, ax, with_metric: bool) -> None:
+    """Draw `effects` top to bottom on `ax`: estimate, interval, the bound's tick and a label per row."""
+    ys = np.arange(len(effects))[::-1]
+    for y, effect in zip(ys, effects, strict=True):
         colour = OUTCOME_COLOURS[effect.outcome]
         ax.errorbar(
             effect.estimate,
@@ -182,13 +212,12 @@ def forest_plot(verdict: Verdict, ax=None):
         )
         ax.plot([effect.hypothesis.bound] * 2, [y - 0.3, y + 0.3], color="black", lw=1)
     labels = [
-        f"{e.hypothesis.name}: {e.hypothesis.measured}\n{e.hypothesis.contrast} ({e.n_agree}/{e.n_seeds} seeds agree)"
-        for e in verdict.effects
+        (f"{e.hypothesis.name}: {e.hypothesis.measured}\n" if with_metric else f"{e.hypothesis.name}: ")
+        + f"{e.hypothesis.contrast} ({e.n_agree}/{e.n_seeds} seeds agree)"
+        for e in effects
     ]
     ax.set_yticks(ys, labels, fontsize=8)
     ax.axvline(0, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("mean paired difference over seeds (95% t-interval); tick = bound to clear")
-    return ax
 
 
 def headline_forest(records: list[dict], ax=None):

@@ -325,6 +325,27 @@ def evaluate(results: pd.DataFrame, hypotheses: Sequence[Hypothesis]) -> Verdict
     return Verdict(effects)
 
 
+def difference_table(results: pd.DataFrame, contrasts: Sequence[tuple[str, str, str, str]]) -> pd.DataFrame:
+    """Paired differences that are described, not tested: one row per (metric, arm, baseline, condition) with the
+    mean over seeds, its 95% t-interval and how many seeds lie above zero, for table rows beside the verdict."""
+    rows = []
+    for metric, arm, baseline, condition in contrasts:
+        diffs = paired_differences(results, metric, arm, baseline, condition).to_numpy()
+        mean, low, high = t_interval(diffs) if diffs.size else (math.nan,) * 3
+        rows.append(
+            {
+                "metric": metric,
+                "condition": condition,
+                "contrast": f"{arm} − {baseline}",
+                "mean": mean,
+                "95% low": low,
+                "95% high": high,
+                "seeds above zero": f"{int((diffs > 0).sum())}/{diffs.size}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 @dataclass(frozen=True)
 class Plan:
     """A power plan from design-seed differences: the expected 95% half-width at `n` seeds and the seeds needed
