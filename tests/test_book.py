@@ -29,7 +29,7 @@ def printed_verdict(notebook: Path) -> tuple[str, dict[str, tuple[str, str]]] | 
         return None
     # the first verdict's block only: a chapter may print another one later (without a seed, say)
     block = re.match(r"(?:(?:  |secondary|checks|\().*\n)*", text[overall.end() :].split("\n", 1)[-1]).group(0)
-    rows = re.findall(r"^  (?:\[\w+\] )?(H\d+) +([A-Za-z ]+?)  .*? = ([+-]\d+\.\d{3})", block, re.MULTILINE)
+    rows = re.findall(r"^  (?:\[\w+\] )?([A-Z]\d+) +([A-Za-z ]+?)  .*? = ([+-]\d+\.\d{3})", block, re.MULTILINE)
     return overall.group(1).lower(), {name: (outcome.lower(), estimate) for name, outcome, estimate in rows}
 
 
@@ -39,8 +39,8 @@ def declared_in(notebook: Path) -> dict[str, tuple[str, float | None]]:
         "".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"
     )
     declared = {}
-    for call in re.split(r'(?=\bH\("[HQ]\d+",)', source)[1:]:
-        name, role = re.match(r'H\("([HQ]\d+)"', call).group(1), re.search(r'role="(\w+)"', call).group(1)
+    for call in re.split(r'(?=\bH\("[A-Z]\d+",)', source)[1:]:
+        name, role = re.match(r'H\("([A-Z]\d+)"', call).group(1), re.search(r'role="(\w+)"', call).group(1)
         sesoi = re.search(r"sesoi=([0-9.]+)", call.split("\n\n")[0])
         declared[name] = (role, float(sesoi.group(1)) if sesoi else None)
     return declared
