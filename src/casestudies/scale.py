@@ -116,7 +116,7 @@ SCALES: dict[str, Scale] = {
         prompts_per_step=8,
         generations=8,
         eval_items=600,
-        description="the published book: at most 10 minutes on 2 CPU cores, six confirmation seeds in parallel",
+        description="the published book: at most 10 minutes on 2 CPU cores, confirmation seeds run in parallel",
     ),
     "gpu": Scale(
         name="gpu",
