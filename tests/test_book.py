@@ -29,7 +29,7 @@ def printed_verdict(notebook: Path) -> tuple[str, dict[str, tuple[str, str]]] | 
         return None
     # the first verdict's block only: a chapter may print another one later (without a seed, say)
     block = re.match(r"(?:(?:  |secondary|checks|\().*\n)*", text[overall.end() :].split("\n", 1)[-1]).group(0)
-    rows = re.findall(r"^  (?:\[\w+\] )?(H\d+) +([A-Za-z ]+?)  .*? = ([+-]\d+\.\d{3})", block, re.MULTILINE)
+    rows = re.findall(r"^  (?:\[\w+\] )?([HQ]\d+) +([A-Za-z ]+?)  .*? = ([+-]\d+\.\d{3})", block, re.MULTILINE)
     return overall.group(1).lower(), {name: (outcome.lower(), estimate) for name, outcome, estimate in rows}
 
 

@@ -129,3 +129,30 @@ def test_arm_panels_take_a_condition_per_panel():
     plt.close(fig)
     with pytest.raises(ValueError, match="'x' in 'medium'"):
         plots.arm_panels(results, [("x", "missing", "medium")], ["a"])
+
+
+def test_forest_plot_draws_the_named_hypotheses_only_in_the_order_given():
+    results = stats.tidy(
+        {"arm": arm, "seed": seed, "acc": base + 0.01 * seed, "words": 10 * base + seed % 2}
+        for arm, base in (("a", 0.5), ("b", 0.3))
+        for seed in range(4)
+    )
+    H = stats.Hypothesis
+    verdict = stats.evaluate(
+        results,
+        [
+            H("H1", "a answers more", "acc", "a", "b", "greater", role="headline", sesoi=0.01, why="w"),
+            H("H2", "a writes more", "words", "a", "b", "greater", role="secondary", sesoi=1, why="w"),
+            H("H3", "b answers less", "acc", "b", "a", "less", role="check"),
+        ],
+    )
+    ax = plots.forest_plot(verdict, names=["H3", "H1"])
+    labels = [t.get_text().split(":")[0] for t in ax.get_yticklabels()]
+    assert labels == ["H3", "H1"]
+    markers = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [float(m.get_xdata()[0]) for m in markers] == pytest.approx([-0.2, 0.2])
+    with pytest.raises(KeyError, match="H9"):
+        plots.forest_plot(verdict, names=["H9"])
+    with pytest.raises(ValueError, match="empty"):
+        plots.forest_plot(verdict, names=[])
+    plt.close("all")

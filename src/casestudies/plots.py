@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -162,13 +164,17 @@ def arm_panels(results: pd.DataFrame, panels: list[tuple], order: list[str], wid
     return fig
 
 
-def forest_plot(verdict: Verdict, ax=None):
+def forest_plot(verdict: Verdict, ax=None, names: Sequence[str] | None = None):
     """Each hypothesis' paired difference with its 95% CI and the seeds that agree, coloured by outcome, with the
-    bound it had to clear."""
-    n = len(verdict.effects)
+    bound it had to clear. `names` draws only those hypotheses, in that order: one panel per unit of measure
+    when a chapter's hypotheses are measured in different units."""
+    effects = verdict.effects if names is None else [verdict[name] for name in names]
+    if not effects:
+        raise ValueError("no hypothesis to draw: names is empty")
+    n = len(effects)
     ax = ax or plt.figure(figsize=(7.0, 0.5 + 0.5 * n)).gca()
     ys = np.arange(n)[::-1]
-    for y, effect in zip(ys, verdict.effects, strict=True):
+    for y, effect in zip(ys, effects, strict=True):
         colour = OUTCOME_COLOURS[effect.outcome]
         ax.errorbar(
             effect.estimate,
@@ -183,7 +189,7 @@ def forest_plot(verdict: Verdict, ax=None):
         ax.plot([effect.hypothesis.bound] * 2, [y - 0.3, y + 0.3], color="black", lw=1)
     labels = [
         f"{e.hypothesis.name}: {e.hypothesis.measured}\n{e.hypothesis.contrast} ({e.n_agree}/{e.n_seeds} seeds agree)"
-        for e in verdict.effects
+        for e in effects
     ]
     ax.set_yticks(ys, labels, fontsize=8)
     ax.axvline(0, color="grey", lw=0.8, ls=":")
