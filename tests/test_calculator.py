@@ -131,3 +131,74 @@ def test_warmup_items_start_with_a_space_and_are_seeded():
     assert all(item["completion"].startswith(" CALL") for item in items)
     assert items == calc.warmup_items(problems, 0.4, seed=1)
     assert [item["prompt"] for item in items] == [p.prompt for p in problems]
+
+
+def test_all_problems_is_the_whole_space_the_generator_draws_from():
+    two = calc.all_problems(2)
+    assert len(two) == len(set(two)) == 11**3 * 2 == 2662
+    assert set(calc.problems(3000, 2, seed=8)) <= set(two)
+    assert len(calc.all_problems(3)) == 11**4 * 4
+    with pytest.raises(ValueError, match="operations"):
+        calc.all_problems(4)
+
+
+def test_held_out_leaves_out_exactly_the_seen_problems():
+    seen = calc.problems(800, 2, seed=9)
+    rest = calc.held_out(seen)
+    assert not set(rest) & set(seen)
+    assert len(rest) == 2662 - len(set(seen))
+    assert rest == [p for p in calc.all_problems(2) if p in set(rest)]  # the fixed order
+    assert calc.held_out([]) == calc.all_problems(2)
+
+
+def test_environment_and_max_words_take_the_prompt_itself():
+    problem = calc.parse("Q 7 * 8 + 3")
+    for words in (["CALL", "7", "*", "8", ";"], ["CALL", "7", ";"], ["CALL", "7"]):
+        assert calc.environment(problem.prompt, words) == calc.environment(problem, words)
+    assert calc.max_words(problem.prompt) == calc.max_words(problem) == 24
+
+
+CRAFTED = [  # (completion, for "Q 7 * 8 + 3" = 59)
+    "CALL 7 * 8 ; -> 56 CALL 56 + 3 ; -> 59 ANS 59",  # right, clean: 12 words
+    "CALL 7 * ; -> ERR CALL 7 * 8 ; -> 56 CALL 56 + 3 ; -> 59 ANS 59",  # right, one refused call of 4 words
+    "CALL 7 8 ; -> ERR CALL 7 * 8 ; -> 56 CALL 56 + 3 ; -> 59 ANS 60",  # wrong, one refused call
+    "CALL 7 * 8 ; -> 56 CALL 56 + 3 ; -> 59 ANS 58",  # wrong, clean
+    "CALL 7 ; -> ERR CALL 7 8 ; -> ERR CALL 7 * 8 ; -> 56 CALL 56 + 3 ;",  # budget exhausted, no answer
+]
+
+
+def test_summarize_on_a_crafted_score_table_counted_by_hand():
+    problem = calc.parse("Q 7 * 8 + 3")
+    scores = calc.score_table([problem] * 5, CRAFTED)
+    assert list(scores.columns) == list(calc.SCORE_FIELDS) and len(scores) == 5
+    s = calc.summarize(scores)
+    assert s["accuracy"] == pytest.approx(2 / 5)
+    # calls the calculator answered: 2, 3, 3, 2, 3 = 13; refused: 0, 1, 1, 0, 2 = 4
+    assert s["error_rate"] == pytest.approx(4 / 13)
+    assert s["errors_in_successes"] == pytest.approx(1 / 2)
+    assert s["call_errors_in_successes"] == pytest.approx(1 / 5)  # 1 refused of the 2 + 3 calls in right answers
+    assert s["lost_to_errors"] == pytest.approx(2 / 5)  # episodes 3 and 5: a refused call, and wrong
+    assert s["wrong_without_error"] == pytest.approx(1 / 5)  # episode 4
+    assert s["natural_recovery"] == pytest.approx(1 / 3)  # of the three with a refused call, one ends right
+    assert s["exhausted"] == pytest.approx(1 / 5) and s["malformed_answer"] == pytest.approx(1 / 5)
+    # words the model wrote: 12, 16, 16, 12, 17 (its last call got no reply); in refused calls: 0, 4, 4, 0, 3 + 4
+    assert s["length"] == pytest.approx((12 + 16 + 16 + 12 + 17) / 5)
+    assert s["length_without_errors"] == pytest.approx((12 + 12 + 12 + 12 + 10) / 5)
+
+
+def test_summarize_leaves_undefined_shares_undefined():
+    problem = calc.parse("Q 7 * 8 + 3")
+    clean_wrong = calc.summarize(calc.score_table([problem], [CRAFTED[3]]))
+    assert np.isnan(clean_wrong["natural_recovery"]) and np.isnan(clean_wrong["errors_in_successes"])
+    assert clean_wrong["lost_to_errors"] == 0 and clean_wrong["wrong_without_error"] == 1
+    with pytest.raises(ValueError, match="no episodes"):
+        calc.summarize(calc.score_table([], []))
+
+
+def test_recovery_compares_the_same_problems_with_and_without_the_forced_error():
+    problem = calc.parse("Q 7 * 8 + 3")
+    unforced = calc.score_table([problem] * 4, [CRAFTED[0], CRAFTED[0], CRAFTED[1], CRAFTED[3]])  # 3 of 4 right
+    forced = calc.score_table([problem] * 4, [CRAFTED[1], CRAFTED[2], CRAFTED[4], CRAFTED[1]])  # 2 of 4 right
+    assert calc.recovery(unforced, forced) == pytest.approx({"recovery": 0.5, "recovery_gap": -0.25})
+    with pytest.raises(ValueError, match="same problems"):
+        calc.recovery(unforced, forced.iloc[:3])

@@ -154,4 +154,10 @@ def test_forest_panels_put_each_metric_on_its_own_axis():
     assert estimates == [pytest.approx([-0.5, -0.5]), pytest.approx([-5.0])]
     reversed_marker = next(line for line in fig.axes[1].lines if line.get_marker() == "o")
     assert reversed_marker.get_color() == OUTCOME_COLOURS["reversed"]
+    # panels chosen by hand, in the order given, each titled by its unit
+    fig = forest_panels(stats.evaluate(results, hypotheses), panels={"slopes": ["H2"], "bits": ["H3", "H1"]})
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["slopes", "bits"]
+    assert [t.get_text().split(":")[0] for t in fig.axes[1].get_yticklabels()] == ["H3", "H1"]
+    with pytest.raises(ValueError, match="H9"):
+        forest_panels(stats.evaluate(results, hypotheses), panels={"bits": ["H9"]})
     plt.close("all")

@@ -95,12 +95,7 @@ def tokenizer():
     return word_tokenizer(calc.VOCABULARY)
 
 
-def environment(prompt, words):
-    return calc.environment(calc.parse(prompt), words)
-
-
-def max_words(prompt):
-    return calc.max_words(calc.parse(prompt))
+environment, max_words = calc.environment, calc.max_words  # both take the prompt itself
 
 
 def test_episodes_mask_exactly_the_environments_words(tokenizer):
@@ -202,3 +197,49 @@ def test_tool_rollout_refuses_a_selection_that_does_not_match_the_oversampling(t
         ToolRollout(tokenizer, environment, max_words, lambda p, c: (0.0, 0.0), "roc", 1)
     with pytest.raises(ValueError, match="selection"):
         ToolRollout(tokenizer, environment, max_words, lambda p, c: (0.0, 0.0), "best", 2)
+
+
+def test_tool_rollout_passes_its_failures_rule_to_resample_on_correct(tokenizer):
+    model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, max_positions=64, seed=0)
+    penalties = [0.0, 0.5, 1.0, 0.0, 0.25, 0.5, 0.75, 1.0]  # one group of 2G = 8: members 0 and 1 succeed
+
+    def judge(prompt, completion):
+        judge.calls += 1
+        return float(judge.calls in (1, 2)), penalties[judge.calls - 1]
+
+    judge.calls = 0
+    rollout = ToolRollout(tokenizer, environment, max_words, judge, "roc", 2, seed=0, failures="lowest")
+    prompts = [calc.problems(1, 2, seed=1)[0].prompt] * 4
+    rollout(prompts, SimpleNamespace(model=model, num_generations=4, state=SimpleNamespace(global_step=0)))
+    kept = rollout.frame().query("kept")
+    assert sorted(kept.index) == [0, 3, 4, 5]  # one success (the cleaner) and the three lowest-penalty failures
+    with pytest.raises(ValueError, match="failures"):
+        ToolRollout(tokenizer, environment, max_words, judge, "random", 2, failures="lowest")
+    with pytest.raises(ValueError, match="failures"):
+        ToolRollout(tokenizer, environment, max_words, judge, "roc", 2, failures="worst")
+
+
+def test_success_curve_counts_penalised_successes_sampled_and_trained_by_step(tokenizer):
+    rollout = ToolRollout(tokenizer, environment, max_words, lambda p, c: (0.0, 0.0), "roc", 2)
+    rollout.rows = [  # a crafted log: step, reward, penalty, kept
+        {"step": s, "group": 0, "reward": r, "penalty": p, "kept": k}
+        for s, r, p, k in [
+            (0, 1, 0.0, True),
+            (0, 1, 0.5, False),
+            (0, 1, 0.25, True),
+            (0, 0, 1.0, True),  # 2 of 3 penalised
+            (1, 1, 0.0, True),
+            (1, 1, 0.0, False),
+            (1, 0, 0.5, True),
+            (1, 0, 0.0, False),  # none penalised
+            (2, 0, 0.5, True),
+            (2, 0, 1.0, True),  # no success at all
+            (3, 1, 0.5, False),
+            (3, 1, 0.0, True),
+            (3, 0, 0.5, True),  # one sampled of two, none trained
+        ]
+    ]
+    curve = rollout.success_curve()
+    assert list(curve.columns) == ["step", "sampled", "trained"] and list(curve["step"]) == [0, 1, 2, 3]
+    np.testing.assert_allclose(curve["sampled"], [2 / 3, 0.0, np.nan, 0.5])
+    np.testing.assert_allclose(curve["trained"], [0.5, 0.0, np.nan, 0.0])

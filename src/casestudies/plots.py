@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -172,12 +174,20 @@ def forest_plot(verdict: Verdict, ax=None):
     return ax
 
 
-def forest_panels(verdict: Verdict, width: float = 7.0):
-    """The forest plot with one panel per measured metric, each on its own axis, so that differences in bits,
-    shares and slopes never share a scale; the panel's title names the metric."""
-    groups: dict[str, list] = {}
-    for effect in verdict.effects:
-        groups.setdefault(effect.hypothesis.measured, []).append(effect)
+def forest_panels(verdict: Verdict, panels: dict[str, Sequence[str]] | None = None, width: float = 7.0):
+    """The forest plot in panels, each on its own axis, so that differences in bits, shares and slopes never share
+    a scale: `panels` maps a panel's title (its unit) to the hypotheses it draws, in order; by default one panel
+    per measured metric, titled by it."""
+    by_name = {e.hypothesis.name: e for e in verdict.effects}
+    if panels is None:
+        groups: dict[str, list] = {}
+        for effect in verdict.effects:
+            groups.setdefault(effect.hypothesis.measured, []).append(effect)
+    else:
+        unknown = [n for names in panels.values() for n in names if n not in by_name]
+        if unknown or not all(panels.values()):
+            raise ValueError(f"every panel needs hypotheses of the verdict; unknown {unknown}, panels {panels}")
+        groups = {title: [by_name[n] for n in names] for title, names in panels.items()}
     sizes = [len(g) for g in groups.values()]
     fig, axes = plt.subplots(
         len(groups),
@@ -186,10 +196,11 @@ def forest_panels(verdict: Verdict, width: float = 7.0):
         gridspec_kw={"height_ratios": sizes},
         squeeze=False,
     )
-    for ax, (metric, effects) in zip(axes[:, 0], groups.items(), strict=True):
-        _forest(effects, ax, with_metric=False)
-        ax.set_title(metric, fontsize=9, loc="left")
+    for ax, (title, effects) in zip(axes[:, 0], groups.items(), strict=True):
+        _forest(effects, ax, with_metric=panels is not None)
+        ax.set_title(title, fontsize=9, loc="left")
         ax.set_ylim(-0.6, len(effects) - 0.4)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
     axes[-1, 0].set_xlabel("mean paired difference over seeds (95% t-interval); tick = bound to clear")
     fig.tight_layout()
     return fig

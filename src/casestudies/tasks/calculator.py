@@ -9,11 +9,14 @@ are not the model's, so training masks them out of the loss.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 OPERATORS = ("+", "*")
 MAX_VALUE = 300  # products of two operands and sums of two products stay below this
@@ -68,8 +71,10 @@ class Problem:
         return self.steps()[-1][3]
 
 
+@functools.lru_cache(maxsize=65536)
 def parse(prompt: str) -> Problem:
-    """The problem a prompt states (the inverse of `Problem.prompt`)."""
+    """The problem a prompt states (the inverse of `Problem.prompt`); cached, since the environment reads the
+    prompt at every token of an episode."""
     words = prompt.split()
     if len(words) < 4 or words[0] != "Q" or len(words) % 2:
         raise ValueError(f"not a calculator prompt: {prompt!r}")
@@ -100,6 +105,22 @@ def problems(n: int, operations: int, seed: int) -> list[Problem]:
     ]
 
 
+def all_problems(operations: int) -> list[Problem]:
+    """Every distinct problem with `operations` operations (2 or 3), operands in LOW..HIGH, in a fixed order: the
+    whole space `problems` draws from (2,662 problems with two operations)."""
+    if operations not in FORMS:
+        raise ValueError(f"operations must be one of {sorted(FORMS)}, got {operations}")
+    operands = itertools.product(range(LOW, HIGH + 1), repeat=operations + 1)
+    return [Problem(xs, form) for xs in operands for form in FORMS[operations]]
+
+
+def held_out(seen: Iterable[Problem], operations: int = 2) -> list[Problem]:
+    """Every problem with `operations` operations that is not among `seen` (say, a seed's RL prompts), in
+    `all_problems`' order: a test set disjoint from them by construction."""
+    excluded = set(seen)
+    return [p for p in all_problems(operations) if p not in excluded]
+
+
 def calculator(call: list[str]) -> str:
     """The calculator's reply to a call's words (`["7", "*", "8"]` → `"56"`): the result, or `ERR` when the call
     is not `integer operator integer` or the result is out of range."""
@@ -110,12 +131,15 @@ def calculator(call: list[str]) -> str:
     return str(result) if result <= MAX_VALUE else ERROR
 
 
-def environment(problem: Problem, words: list[str]) -> tuple[list[str], bool]:
+def environment(problem: Problem | str, words: list[str]) -> tuple[list[str], bool]:
     """The environment's turn after the model wrote `words` (its completion so far, replies included): the words
     to append and whether the episode ends. It replies when the model closes a call with `;`; a call beyond
-    the budget ends the episode instead."""
+    the budget ends the episode instead. `problem` may be the prompt itself (what `ToolRollout` and
+    `sample_episodes` pass)."""
     if not words or words[-1] != ";":
         return [], False
+    if isinstance(problem, str):
+        problem = parse(problem)
     if words.count(";") > problem.budget:
         return [], True
     start = next((i for i in range(len(words) - 1, -1, -1) if words[i] in ("CALL", "->")), None)
@@ -123,8 +147,11 @@ def environment(problem: Problem, words: list[str]) -> tuple[list[str], bool]:
     return ["->", calculator(call)], False
 
 
-def max_words(problem: Problem) -> int:
-    """A cap on a completion's length: every allowed call at its longest (`CALL x op y ; -> r`), plus the answer."""
+def max_words(problem: Problem | str) -> int:
+    """A cap on a completion's length: every allowed call at its longest (`CALL x op y ; -> r`), plus the answer.
+    `problem` may be the prompt itself."""
+    if isinstance(problem, str):
+        problem = parse(problem)
     return 7 * problem.budget + 3
 
 
@@ -156,6 +183,7 @@ def forced_error(problem: Problem, rng: np.random.Generator) -> str:
 
 
 _ANSWER = re.compile(r"ANS (\d+)$")
+SCORE_FIELDS = ("correct", "calls", "errors", "p_err", "p_format", "exhausted", "length", "wasted")  # `score`'s keys
 
 
 def score(problem: Problem, completion: str) -> dict:
@@ -192,3 +220,47 @@ def warmup_items(problems: list[Problem], malformed_rate: float, seed: int) -> l
     """Supervised items (`prompt`, `completion` with its leading space) from the `teacher`, seeded."""
     rng = np.random.default_rng(seed)
     return [{"prompt": p.prompt, "completion": " " + teacher(p, malformed_rate, rng)} for p in problems]
+
+
+def score_table(problems: Iterable[Problem], completions: Iterable[str]) -> pd.DataFrame:
+    """One `score` row per (problem, completion), in order."""
+    rows = [score(p, c) for p, c in zip(problems, completions, strict=True)]
+    return pd.DataFrame(rows, columns=list(SCORE_FIELDS))
+
+
+def summarize(scores: pd.DataFrame) -> dict[str, float]:
+    """What a `score_table` (one row per episode) says. `accuracy`; `error_rate`, refused calls over calls;
+    `errors_in_successes`, the share of right answers with a refused call; `call_errors_in_successes`, refused
+    calls over calls inside right answers (rStar2-Agent's 10-15% measure); `length` and `length_without_errors`
+    (words outside refused calls); `lost_to_errors`, episodes with a refused call that end wrong (what removing
+    every error could at most buy); `wrong_without_error`; `natural_recovery`, the share of episodes with a
+    refused call that still end right (NaN without one); `exhausted` and `malformed_answer` (no single answer)."""
+    if scores.empty:
+        raise ValueError("no episodes to summarize")
+    right, erred = scores["correct"] == 1, scores["errors"] > 0
+    successes = scores[right]
+    return {
+        "accuracy": float(right.mean()),
+        "error_rate": float(scores["errors"].sum() / max(scores["calls"].sum(), 1)),
+        "errors_in_successes": float((successes["errors"] > 0).mean()) if len(successes) else float("nan"),
+        "call_errors_in_successes": float(successes["errors"].sum() / max(successes["calls"].sum(), 1))
+        if len(successes)
+        else float("nan"),
+        "length": float(scores["length"].mean()),
+        "length_without_errors": float((scores["length"] - scores["wasted"]).mean()),
+        "lost_to_errors": float((erred & ~right).mean()),
+        "wrong_without_error": float((~erred & ~right).mean()),
+        "natural_recovery": float(right[erred].mean()) if erred.any() else float("nan"),
+        "exhausted": float(scores["exhausted"].mean()),
+        "malformed_answer": float(scores["p_format"].mean()),
+    }
+
+
+def recovery(unforced: pd.DataFrame, forced: pd.DataFrame) -> dict[str, float]:
+    """Recovery after a forced error, from two `score_table`s of the same problems row for row: `recovery`, the
+    share answered right when the first call was forced to be malformed, and `recovery_gap`, that share minus the
+    share the same problems were answered right without it (negative: what the forced error cost)."""
+    if len(unforced) != len(forced) or not len(forced):
+        raise ValueError(f"need the same problems in both tables, got {len(unforced)} and {len(forced)} rows")
+    right, forced_right = float((unforced["correct"] == 1).mean()), float((forced["correct"] == 1).mean())
+    return {"recovery": forced_right, "recovery_gap": forced_right - right}

@@ -75,9 +75,10 @@ class ToolRollout:
     """A TRL `rollout_func`: each group's rollouts are episodes with `environment` replying (masked out of the
     loss), sampled `oversample` times over and cut back to the group size by `selection`.
 
-    `selection` is "all" (no oversampling), "random" (`random_downsample`) or "roc" (`resample_on_correct`);
-    `judge(prompt, completion)` gives the reward and penalty the selection reads. `log` has one row per
-    sampled rollout and step: its reward, penalty and whether it was kept.
+    `selection` is "all" (no oversampling), "random" (`random_downsample`) or "roc" (`resample_on_correct`,
+    with its `failures`: "uniform" as the paper describes, "lowest" as its released code does);
+    `judge(prompt, completion)` gives the reward and penalty the selection reads. `frame()` has one row per
+    sampled rollout and step: its reward, penalty and whether it was kept; `success_curve()` sums it up by step.
     """
 
     def __init__(
@@ -89,13 +90,16 @@ class ToolRollout:
         selection: str = "all",
         oversample: int = 1,
         seed: int = 0,
+        failures: str = "uniform",
     ):
         if selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
         if oversample < 1 or (selection == "all") != (oversample == 1):
             raise ValueError(f"'all' samples once, the others oversample (> 1): got {selection}, {oversample}")
+        if failures not in ("uniform", "lowest") or (failures != "uniform" and selection != "roc"):
+            raise ValueError(f"failures is 'uniform' or, with selection 'roc' only, 'lowest': got {failures!r}")
         self.tokenizer, self.environment, self.max_words, self.judge = tokenizer, environment, max_words, judge
-        self.selection, self.oversample, self.seed = selection, oversample, seed
+        self.selection, self.oversample, self.seed, self.failures = selection, oversample, seed, failures
         self.rng, self.generator, self.rows = np.random.default_rng(seed), None, []
 
     def __call__(self, prompts: list[str], trainer) -> dict:
@@ -116,7 +120,7 @@ class ToolRollout:
             judged = [self.judge(group[0], ep["text"]) for ep in members]
             rewards, penalties = [r for r, _ in judged], [p for _, p in judged]
             if self.selection == "roc":
-                kept = resample_on_correct(rewards, penalties, size, self.rng)
+                kept = resample_on_correct(rewards, penalties, size, self.rng, failures=self.failures)
             elif self.selection == "random":
                 kept = random_downsample(rewards, size, self.rng)
             else:
@@ -133,3 +137,13 @@ class ToolRollout:
     def frame(self) -> pd.DataFrame:
         """Every sampled rollout so far: step, group, reward, penalty, kept."""
         return pd.DataFrame(self.rows, columns=["step", "group", "reward", "penalty", "kept"])
+
+    def success_curve(self) -> pd.DataFrame:
+        """Per step: among the successes (reward > 0) sampled, the share with a positive penalty (`sampled`), and
+        the same share among the successes kept for training (`trained`); NaN at a step without any."""
+        log = self.frame()
+        steps = pd.Index(sorted(log["step"].unique()), name="step")
+        successes = log[log["reward"] > 0].assign(penalized=lambda d: (d["penalty"] > 0).astype(float))
+        sampled = successes.groupby("step")["penalized"].mean().reindex(steps)
+        trained = successes[successes["kept"]].groupby("step")["penalized"].mean().reindex(steps)
+        return pd.DataFrame({"sampled": sampled, "trained": trained}).reset_index()
