@@ -614,6 +614,26 @@ def seed_range(text: str) -> list[int]:
         sys.path.pop(0)
 
 
+def comparison_rows(published: list[dict], replicated: list[dict]) -> list[str]:
+    """One line per hypothesis either run declares (the published ones first): its role, and each run's outcome
+    and estimate, "not declared" where a run lacks it."""
+    stored, mine = {h["name"]: h for h in published}, {h["name"]: h for h in replicated}
+    names = [*stored, *(n for n in mine if n not in stored)]
+
+    def shown(x: dict | None) -> str:
+        return "undefined" if x is None or x.get("estimate") is None else f"{x['estimate']:+.3f}"
+
+    rows = []
+    for name in names:
+        h, r = stored.get(name), mine.get(name)
+        role = (h or r)["role"]
+        rows.append(
+            f"{name:4} {role:10} {(h or {}).get('outcome', 'not declared'):>14} {shown(h):>9}  "
+            f"{(r or {}).get('outcome', 'not declared'):>14} {shown(r):>9}"
+        )
+    return rows
+
+
 def replicate(notebook: Path, seeds: list[int], scale: str) -> None:
     """Re-run a chapter on `seeds` into `_build/replications/` (never over the published chapter) and print, per
     hypothesis, the published outcome and estimate beside the replication's."""
@@ -627,26 +647,13 @@ def replicate(notebook: Path, seeds: list[int], scale: str) -> None:
     written = sorted(out.rglob(f"{notebook.stem}.json"))
     if not written:
         sys.exit(f"the run wrote no results file under {relative(out)}")
-    mine = {h["name"]: h for h in json.loads(written[0].read_text())["hypotheses"]}
     print(
         f"\n{notebook.stem}: published ({published['scale']}, seeds {published['seeds']}) against this replication "
         f"({scale}, seeds {seeds}); results in {relative(written[0])}"
     )
     print(f"{'':4} {'role':10} {'published':>14} {'estimate':>9}  {'replication':>14} {'estimate':>9}")
-    names = [h["name"] for h in published["hypotheses"]] + [
-        n for n in mine if n not in {h["name"] for h in published["hypotheses"]}
-    ]
-    stored = {h["name"]: h for h in published["hypotheses"]}
-    for name in names:
-        h, r = stored.get(name, {"name": name, "role": mine[name]["role"], "outcome": "not declared"}), mine.get(name)
-
-        def shown(x):
-            return "undefined" if x is None or x.get("estimate") is None else f"{x['estimate']:+.3f}"
-
-        print(
-            f"{h['name']:4} {h['role']:10} {h['outcome']:>14} {shown(h):>9}  "
-            f"{(r or {}).get('outcome', 'not declared'):>14} {shown(r):>9}"
-        )
+    for row in comparison_rows(published["hypotheses"], json.loads(written[0].read_text())["hypotheses"]):
+        print(row)
     print(f"verdict: published {published['verdict']}, replication {json.loads(written[0].read_text())['verdict']}")
 
 

@@ -555,3 +555,20 @@ def test_new_chapter_is_the_template_with_stubs_where_the_book_lists_chapters(mo
     for bad in [("1", "x", "T"), ("14", "Bad Name", "T"), ("14", "ok", " ")]:
         with pytest.raises(SystemExit):
             dev.new_chapter(*bad)
+
+
+def test_comparison_rows_name_hypotheses_only_one_run_declares():
+    published = [
+        {"name": "H1", "role": "headline", "outcome": "reproduced", "estimate": -0.5},
+        {"name": "H5", "role": "check", "outcome": "holds", "estimate": 0.1},
+    ]
+    replicated = [
+        {"name": "H1", "role": "headline", "outcome": "inconclusive", "estimate": -0.25},
+        {"name": "H8", "role": "secondary", "outcome": "absent", "estimate": None},
+    ]
+    rows = [row.split() for row in dev.comparison_rows(published, replicated)]
+    assert rows == [
+        ["H1", "headline", "reproduced", "-0.500", "inconclusive", "-0.250"],
+        ["H5", "check", "holds", "+0.100", "not", "declared", "undefined"],
+        ["H8", "secondary", "not", "declared", "undefined", "absent", "undefined"],
+    ]
