@@ -58,15 +58,30 @@ def test_every_training_trace_is_judged_right_and_its_dead_ends_are_real(style):
         verdict = cd.judge(p, context + completion)
         assert verdict["right"] and not verdict["miscalculated"] and not verdict["illegal"]
         if not p.solvable:
-            assert (context, completion) == ("", " NONE")
+            if style == "honest":  # searched before NONE: one or two wrong paths, each noticed
+                assert completion.endswith(" BACK , NONE") and 1 <= verdict["backs"] <= 2 and verdict["noticed"]
+            else:
+                assert (context, completion) == ("", " NONE")
             continue
         backs = {"optimal": 0, "retry": 1, "retry_masked": 1}.get(style)
-        assert verdict["backs"] == backs if backs is not None else 1 <= verdict["backs"] <= 3
-        assert verdict["recovered"] == (verdict["backs"] > 0)
+        limit = 2 if style == "honest" else 3
+        assert verdict["backs"] == backs if backs is not None else 1 <= verdict["backs"] <= limit
+        assert verdict["recovered"] == verdict["first_failed"] == (verdict["backs"] > 0)
         if style == "retry_masked":
             assert "BACK" not in context and completion.startswith(" BACK , ")
     with pytest.raises(ValueError):
         cd.trace(p, "best", rng)
+
+
+def test_every_style_draws_the_same_numbers_so_arms_write_the_same_solutions():
+    for p in cd.problems(40, seed=3, unsolvable_share=0.3):
+        states, solutions = set(), set()
+        for style in cd.STYLES:
+            rng = np.random.default_rng(5)
+            _, completion = cd.trace(p, style, rng)
+            states.add(rng.random())  # the generator's next draw: the same after every style
+            solutions.add(completion.split("BACK ,")[-1])
+        assert len(states) == 1 and len(solutions) == 1
 
 
 def test_judge_on_crafted_completions():
@@ -75,7 +90,7 @@ def test_judge_on_crafted_completions():
     fabricated = cd.judge(p, "3 + 5 = 8 , 8 + 2 = 16 SOLVED")
     assert fabricated["outcome"] == "false claim" and fabricated["miscalculated"] and not fabricated["illegal"]
     wrong_end = cd.judge(p, "3 * 5 = 15 , 15 - 2 = 13 SOLVED")
-    assert wrong_end["outcome"] == "false claim" and not wrong_end["miscalculated"] and wrong_end["first_dead"]
+    assert wrong_end["outcome"] == "false claim" and not wrong_end["miscalculated"] and wrong_end["first_failed"]
     reused = cd.judge(p, "3 + 5 = 8 , 8 * 2 = 16 , 16 * 1 = 16 SOLVED")
     assert reused["illegal"] and reused["outcome"] == "false claim"
     sloppy_dead_end = cd.judge(p, "3 * 5 = 16 , BACK , 3 + 5 = 8 , 8 * 2 = 16 SOLVED")  # only the claimed path counts
@@ -87,6 +102,94 @@ def test_judge_on_crafted_completions():
     assert cd.judge(cd.Problem((1, 1, 1), 29), "NONE")["right"]
     assert cd.judge(p, "3 + 5 = 8 , 8 *")["outcome"] == "malformed"
     assert cd.judge(p, "3 + = 8 SOLVED")["outcome"] == "malformed"
+
+
+# Hand-written traces for (3, 5, 2) -> 16 (solvable: 3 + 5 = 8, 8 * 2 = 16) and (1, 1, 1) -> 29 (no solution).
+P, NO = cd.Problem((3, 5, 2), 16), cd.Problem((1, 1, 1), 29)
+TRACES = [
+    (P, "3 + 5 = 8 , 8 + 2 = 16 SOLVED"),  # fabricated: the target written over wrong arithmetic
+    (P, "3 * 5 = 15 , 15 - 2 = 13 , BACK , 3 * 5 = 15 , 15 + 2 = 17 SOLVED"),  # a wrong end claimed after BACK
+    (P, "3 * 5 = 15 , 15 - 2 = 13 , BACK , 3 + 5 = 8 , 8 * 2 = 16 SOLVED"),  # a dead end, recovered
+    (NO, "NONE"),  # NONE on a problem with no solution
+    (P, "3 * 5 = 15 , 15 - 2 = 13 SOLVED"),  # a wrong end claimed with no BACK
+    (P, "3 + 5 = 8 , 8 * 2 = 16 SOLVED"),  # a clean solution
+    (NO, "1 + 1 = 2 , 2 + 1 = 29 SOLVED"),  # an invented solution
+    (P, "BACK , 3 + 5 = 8 , 8 * 2 = 16 SOLVED"),  # a bare BACK starts no path: no failed first path
+]
+
+
+def test_the_first_path_judge_on_hand_written_traces():
+    fabricated, back_then_wrong, recovered, none, wrong_end, clean, invented, bare_back = (
+        cd.judge(p, t) for p, t in TRACES
+    )
+    # a fabricated claim ends on the target, and its first path failed all the same, unnoticed
+    assert fabricated["first_failed"] and not fabricated["noticed"] and not fabricated["recovered"]
+    assert fabricated["outcome"] == "false claim" and fabricated["miscalculated"] and fabricated["backs"] == 0
+    # a wrong-end claim after BACK: the first failure was noticed, the claimed path is sound but misses
+    assert back_then_wrong["first_failed"] and back_then_wrong["noticed"] and not back_then_wrong["recovered"]
+    assert (
+        back_then_wrong["outcome"] == "false claim" and back_then_wrong["wrong_end"] and back_then_wrong["backs"] == 1
+    )
+    # a recovered dead end
+    assert recovered["first_failed"] and recovered["noticed"] and recovered["recovered"]
+    # NONE on an unsolvable problem: right, and no path written, so no failed first path
+    assert none["right"] and none["outcome"] == "none" and not none["first_failed"] and none["backs"] == 0
+    assert wrong_end["first_failed"] and not wrong_end["noticed"] and wrong_end["wrong_end"]
+    assert not clean["first_failed"] and not bare_back["first_failed"] and bare_back["outcome"] == "solved"
+    assert invented["outcome"] == "false claim" and not invented["right"]
+    # a failed path followed by the claim NONE was noticed (given up on, not claimed)
+    assert cd.judge(P, "3 * 5 = 15 , 15 - 2 = 13 NONE")["noticed"]
+
+
+def test_summarize_counts_the_hand_written_traces():
+    problems, texts = zip(*TRACES, strict=True)
+    judged = cd.judge_all(problems, texts)
+    got = cd.summarize(judged, judged["solvable"])
+    # six solvable problems: two solved (recovered, clean, bare BACK: three), three false claims, no NONE
+    assert got["solve_rate"] == pytest.approx(3 / 6) and got["false_claims"] == pytest.approx(3 / 6)
+    assert got["none_on_solvable"] == 0 and got["malformed"] == 0
+    assert got["invented"] == pytest.approx(1 / 2)  # of the two unsolvable problems, one claimed SOLVED
+    assert got["claim_precision"] == pytest.approx(3 / 7)  # seven SOLVED claims, three true
+    # the three false claims on solvable problems: fabricated; wrong end after BACK; wrong end with no BACK
+    assert got["fabricated_share"] == pytest.approx(1 / 3) and got["wrong_end_share"] == pytest.approx(2 / 3)
+    assert got["illegal_share"] == 0
+    assert got["false_after_back"] == pytest.approx(1 / 3) and got["wrong_end_no_back"] == pytest.approx(1 / 3)
+    # failed first paths on solvable problems: fabricated, back-then-wrong, recovered, wrong end: four of six
+    assert got["first_failed"] == pytest.approx(4 / 6)
+    assert got["noticed"] == pytest.approx(2 / 4) and got["natural_recovery"] == pytest.approx(1 / 4)
+    assert got["failed_false_claim"] == pytest.approx(3 / 4)
+    empty = cd.summarize(judged[:0], [])
+    assert all(np.isnan(v) for v in empty.values())  # a share of nothing is undefined, not zero
+    with pytest.raises(ValueError, match="one solvable flag"):
+        cd.summarize(judged, [True])
+
+
+def test_the_reference_policies_are_judged_as_their_definitions_say():
+    ps = cd.problems(60, seed=4, unsolvable_share=0.3)
+    for policy, solve, invented in ((cd.solver, 1.0, 0.0), (cd.always_none, 0.0, 0.0)):
+        judged = cd.judge_all(ps, [policy(p) for p in ps])
+        got = cd.summarize(judged, judged["solvable"])
+        assert got["solve_rate"] == solve and got["invented"] == invented and got["first_failed"] == 0
+    assert cd.judge_all(ps, [cd.solver(p) for p in ps])["right"].all()
+
+
+def test_all_problems_and_held_out_problems_are_disjoint_from_training():
+    everything = cd.all_problems()
+    assert len(everything) == len(set(everything)) == 6 * 6 * 6 * 28
+    assert sum(p.solvable for p in everything) == sum(p.target in brute_force_values(p.numbers) for p in everything)
+    train = cd.problems(300, seed=7, unsolvable_share=0.2)
+    solvable, unsolvable = cd.held_out(train, 100, 30, np.random.default_rng(1))
+    assert len(solvable) == 100 and len(unsolvable) == 30
+    assert all(p.solvable for p in solvable) and not any(p.solvable for p in unsolvable)
+    assert not set(solvable + unsolvable) & set(train) and len(set(solvable + unsolvable)) == 130
+    again, _ = cd.held_out(train, 100, 30, np.random.default_rng(1))
+    other, _ = cd.held_out(train, 100, 30, np.random.default_rng(2))
+    assert again == solvable and other != solvable
+    with pytest.raises(ValueError, match="only"):
+        cd.held_out(train, 5000, 0, np.random.default_rng(1))
+    seen = [cd.Problem((1, 2, 3), 6), cd.Problem((2, 1, 3), 7)]
+    asked = [cd.Problem((2, 1, 3), 6), cd.Problem((1, 2, 3), 6), cd.Problem((1, 2, 3), 7), cd.Problem((1, 2, 4), 6)]
+    assert cd.reorderings(asked, seen) == [True, False, True, False]  # the same order is not a reordering
 
 
 def test_check_path_verifier_accepts_the_judge_and_names_the_case_a_wrong_verifier_misses():

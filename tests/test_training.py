@@ -355,6 +355,9 @@ def test_track_records_before_the_first_step_and_every_few_steps(tokenizer):
     uneven = Track(lambda m: {"p7": prob_of(m, tokenizer, items[0]["prompt"], "7")}, every=5)
     sft(model, tokenizer, items, steps=12, batch_size=16, callbacks=[uneven])  # 12 more steps, measured every 5
     assert uneven.frame()["step"].tolist() == [0, 5, 10, 12]  # the final model too, once
+    later = Track(lambda m: {"p7": prob_of(m, tokenizer, items[0]["prompt"], "7")}, every=5, at_start=False)
+    sft(model, tokenizer, items, steps=12, batch_size=16, callbacks=[later])
+    assert later.frame()["step"].tolist() == [5, 10, 12]  # no measurement of the untrained model
 
 
 def test_grpo_fills_the_context_in_as_each_batch_is_drawn(tokenizer):

@@ -84,25 +84,26 @@ class StopWhen(TrainerCallback):
 
 
 class Track(TrainerCallback):
-    """Record `measure(model)` (a dict of numbers) before the first step, every `every` optimizer steps and after
-    the last, as rows with the `step`: a checkpoint's trajectory without saving checkpoints, always ending on the
-    final model. `measure` should put the model back in training mode if it changes it (the generation helpers
-    do)."""
+    """Record `measure(model)` (a dict of numbers) before the first step (unless `at_start` is false), every
+    `every` optimizer steps and after the last, as rows with the `step`: a checkpoint's trajectory without saving
+    checkpoints, always ending on the final model. `measure` should put the model back in training mode if it
+    changes it (the generation helpers do)."""
 
-    def __init__(self, measure: Callable[[PreTrainedModel], Mapping[str, float]], every: int):
+    def __init__(self, measure: Callable[[PreTrainedModel], Mapping[str, float]], every: int, at_start: bool = True):
         if every < 1:
             raise ValueError(f"every must be a positive number of steps, got {every}")
-        self.measure, self.every, self.rows = measure, every, []
+        self.measure, self.every, self.at_start, self.rows = measure, every, at_start, []
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self.rows.append({"step": 0, **self.measure(model)})
+        if self.at_start:
+            self.rows.append({"step": 0, **self.measure(model)})
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if state.global_step % self.every == 0:
             self.rows.append({"step": state.global_step, **self.measure(model)})
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        if self.rows[-1]["step"] != state.global_step:
+        if not self.rows or self.rows[-1]["step"] != state.global_step:
             self.rows.append({"step": state.global_step, **self.measure(model)})
 
     def frame(self) -> pd.DataFrame:
