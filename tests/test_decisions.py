@@ -9,6 +9,8 @@ from casestudies.metrics.decisions import (
     bayes_threshold,
     best_threshold,
     expected_cost,
+    expected_cost_under,
+    expected_weighted_log_loss,
     linear_probe_auc,
     weighted_log_loss,
     weighted_optimum,
@@ -43,6 +45,40 @@ def test_expected_cost_hand_worked():
     y = [1, 1, 0, 0, 0]
     decisions = [1, 0, 1, 0, 0]  # one miss (cost 30), one false alarm (cost 1)
     assert expected_cost(y, decisions, c_fp=1.0, c_fn=30.0) == pytest.approx(31 / 5)
+
+
+def test_expected_cost_under_p_hand_worked():
+    p = [0.1, 0.5, 0.02]
+    decisions = [1, 0, 0]  # a false alarm with probability 0.9; misses with probabilities 0.5 and 0.02
+    assert expected_cost_under(p, decisions, c_fp=1.0, c_fn=30.0) == pytest.approx((0.9 + 15 + 0.6) / 3)
+    assert expected_cost_under([0.0, 1.0], [0, 1], 1.0, 30.0) == 0.0  # certain labels, right decisions
+    with pytest.raises(ValueError, match="same shape"):
+        expected_cost_under([0.1, 0.2], [1], 1.0, 30.0)
+    with pytest.raises(ValueError, match="probabilities"):
+        expected_cost_under([1.5], [1], 1.0, 30.0)
+
+
+def test_expected_cost_under_p_is_the_mean_of_sampled_label_costs():
+    rng = np.random.default_rng(0)
+    p = rng.beta(1, 3, size=200)
+    decisions = p > 1 / 31
+    exact = expected_cost_under(p, decisions, 1.0, 30.0)
+    sampled = [expected_cost(rng.random(p.size) < p, decisions, 1.0, 30.0) for _ in range(4000)]
+    assert np.mean(sampled) == pytest.approx(exact, abs=4 * np.std(sampled) / np.sqrt(len(sampled)))
+    assert np.std(sampled) > 0.05  # what scoring on sampled labels adds: noise the exact cost has not
+
+
+def test_expected_weighted_log_loss_hand_worked_and_against_sampled_labels():
+    p, q = [0.5, 0.1], [0.8, 0.2]
+    expected = (30 * 0.5 * -np.log(0.8) + 0.5 * -np.log(0.2) + 30 * 0.1 * -np.log(0.2) + 0.9 * -np.log(0.8)) / 2
+    assert expected_weighted_log_loss(p, q, w1=30, w0=1) == pytest.approx(expected)
+    assert expected_weighted_log_loss([1.0, 0.0], [0.7, 0.4], 2.0, 1.0) == pytest.approx(
+        weighted_log_loss([0.7, 0.4], [1, 0], 2.0, 1.0)  # certain labels: the sampled loss itself
+    )
+    rng = np.random.default_rng(1)
+    p, q = rng.random(100), rng.random(100)
+    sampled = np.mean([weighted_log_loss(q, rng.random(100) < p, 3.6, 0.12) for _ in range(4000)])
+    assert sampled == pytest.approx(expected_weighted_log_loss(p, q, 3.6, 0.12), rel=0.01)
 
 
 def test_best_threshold_matches_brute_force():
@@ -100,6 +136,17 @@ def test_cost_weights_have_the_ratio_and_mean_one_over_the_labels():
     w = cost_weights(30, y)
     assert w[1] / w[0] == pytest.approx(30) and w[y].mean() == pytest.approx(1.0)
     assert w[0] == pytest.approx(4 / 33)  # (3 w0 + 30 w0) / 4 = 1
+
+
+def test_the_trainers_use_the_class_weights_as_given():
+    x, y, _ = teacher_data(500, seed=5)
+    runs = {}
+    for name, weights in (("none", None), ("ones", [1.0, 1.0]), ("twos", [2.0, 2.0])):
+        runs[name] = train_classifier(mlp(20, 8, seed=0), x, y, checkpoints=[1], class_weights=weights)
+    assert runs["ones"] == pytest.approx(runs["none"])
+    assert runs["twos"][0] == pytest.approx(2 * runs["none"][0])  # not normalised again: `cost_weights` does that
+    with pytest.raises(ValueError, match="positive"):
+        train_classifier(mlp(20, 8, seed=0), x, y, checkpoints=[1], class_weights=[1.0, -1.0])
 
 
 def test_weighted_bce_is_torchs_weighted_bce():

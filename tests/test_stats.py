@@ -463,6 +463,34 @@ def test_results_go_to_the_book_root_and_smoke_runs_stay_apart(tmp_path, monkeyp
     assert [r["scale"] for r in read_results(tmp_path / "results")] == ["cpu"]
 
 
+def test_difference_table_pairs_by_seed_one_row_per_contrast():
+    results = results_with({0: -0.1, 1: -0.2, 2: -0.3})
+    extra = tidy([{"arm": "treat", "seed": s, "condition": "late", "brier": 0.3 + d} for s, d in ((0, 0.1), (1, 0.3))])
+    extra = pd.concat([extra, tidy([{"arm": "base", "seed": s, "condition": "late", "brier": 0.3} for s in (0, 1, 2)])])
+    table = difference_table(
+        pd.concat([results, extra]), [("brier", "treat", "base", ""), ("brier", "base", "treat", "late")], digits=2
+    )
+    half = scipy_stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3)  # differences -0.1, -0.2, -0.3: sd 0.1
+    first, second = table.iloc[0], table.iloc[1]
+    assert first["estimate"] == pytest.approx(-0.2) and first["ci_high"] == pytest.approx(-0.2 + half)
+    assert (first["seeds"], first["above 0"], first["below 0"]) == (3, 0, 3)
+    assert (
+        first["contrast"] == "treat − base" and first["difference"] == f"-0.20 [{-0.2 - half:+.2f}, {-0.2 + half:+.2f}]"
+    )
+    assert (second["condition"], second["seeds"], second["estimate"]) == (
+        "late",
+        2,
+        pytest.approx(-0.2),
+    )  # seed 2 unpaired
+    one = difference_table(results[results["seed"] == 0], [("brier", "treat", "base", "")])
+    assert one.iloc[0]["difference"] == "-0.1000"  # one seed: no interval
+    with pytest.raises(ValueError, match="no arm"):
+        difference_table(results, [("brier", "nope", "base", "")])
+    apart = tidy([{"arm": "x", "seed": 0, "m": 1.0}, {"arm": "y", "seed": 1, "m": 2.0}])
+    with pytest.raises(ValueError, match="no seed has"):
+        difference_table(apart, [("m", "x", "y", "")])
+
+
 def test_summary_table_orders_arms_and_formats_mean_and_sd():
     results = results_with({0: -0.1, 1: -0.2, 2: -0.3})
     means, text = summary_table(results, ["brier", "acc"], arms=["treat", "base"])
@@ -638,21 +666,3 @@ def test_an_interrupted_parallel_run_leaves_no_worker_and_says_so_in_one_line(tm
     assert not [p for p in workers if alive(p)]
     assert "interrupted after 0 of 4 seeds: the workers were stopped" in stderr
     assert "During handling of the above exception" not in stderr  # one error, not a chain
-
-
-def test_difference_table_describes_paired_differences_by_hand():
-    results = tidy(
-        [
-            *({"arm": "a", "seed": s, "condition": "small", "x": v} for s, v in enumerate([1.0, 2.0, 4.0])),
-            *({"arm": "b", "seed": s, "condition": "small", "x": v} for s, v in enumerate([0.0, 3.0, 1.0])),
-        ]
-    )
-    table = difference_table(results, [("x", "a", "b", "small")])
-    row = table.iloc[0]
-    # differences 1, -1, 3: mean 1, sd 2, half-width t(0.975, 2) * 2 / sqrt(3) = 4.303 * 1.1547
-    assert row["contrast"] == "a − b" and row["condition"] == "small"
-    assert row["mean"] == pytest.approx(1.0)
-    assert row["95% high"] - row["mean"] == pytest.approx(4.302653 * 2 / 3**0.5, rel=1e-5)
-    assert row["seeds above zero"] == "2/3"
-    with pytest.raises(ValueError, match="condition"):
-        difference_table(results, [("x", "a", "b", "large")])

@@ -46,6 +46,30 @@ def expected_cost(y, decide_positive, c_fp: float, c_fn: float) -> float:
     return float((c_fn * np.sum(y & ~d) + c_fp * np.sum(~y & d)) / y.size)
 
 
+def expected_cost_under(p, decisions, c_fp: float, c_fn: float) -> float:
+    """Mean cost per item of 0/1 decisions in expectation over labels drawn with P(y = 1) = `p`: an item decided
+    positive costs c_FP · (1 − p), one decided negative c_FN · p. `expected_cost` on sampled labels estimates it."""
+    p = np.asarray(p, dtype=float)
+    d = np.asarray(decisions).astype(bool)
+    if p.shape != d.shape:
+        raise ValueError(f"p and decisions must have the same shape, got {p.shape} and {d.shape}")
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("p must hold probabilities in [0, 1]")
+    return float(np.mean(np.where(d, c_fp * (1 - p), c_fn * p)))
+
+
+def expected_weighted_log_loss(p, q, w1: float, w0: float, eps: float = 1e-7) -> float:
+    """Class-weighted cross-entropy of outputs `q` in expectation over labels drawn with P(y = 1) = `p`: the mean
+    of w1 · p · (−log q) + w0 · (1 − p) · (−log(1 − q)); `weighted_log_loss` on sampled labels estimates it."""
+    p = np.asarray(p, dtype=float)
+    q = np.clip(np.asarray(q, dtype=float), eps, 1 - eps)
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must have the same shape, got {p.shape} and {q.shape}")
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("p must hold probabilities in [0, 1]")
+    return float(np.mean(-w1 * p * np.log(q) - w0 * (1 - p) * np.log1p(-q)))
+
+
 def best_threshold(scores, y, c_fp: float, c_fn: float) -> float:
     """The score threshold (decide positive iff score > t) with the lowest realised cost on (scores, y).
 

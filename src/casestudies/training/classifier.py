@@ -35,13 +35,14 @@ def cost_weights(ratio: float, y: np.ndarray) -> np.ndarray:
     return raw / raw[np.asarray(y, dtype=np.int64)].mean()
 
 
-def _mean_one(class_weights: Sequence[float] | None, y, classes: int) -> torch.Tensor:
-    """Per-class weights scaled so that their mean over the training labels `y` is 1 (all ones when None): the
-    one normalisation both trainers use, for the loss and for early stopping's validation loss."""
+def _per_class(class_weights: Sequence[float] | None, classes: int) -> torch.Tensor:
+    """The per-class weights as a tensor, as given (all ones when None): `cost_weights` is where they are made."""
     if class_weights is None:
         return torch.ones(classes)
     per_class = torch.as_tensor(np.asarray(class_weights, dtype=np.float32))
-    return per_class / per_class[torch.as_tensor(y, dtype=torch.long)].mean()
+    if per_class.shape != (classes,) or not bool(torch.all(per_class > 0)):
+        raise ValueError(f"class_weights must be {classes} positive numbers, got {list(class_weights)}")
+    return per_class
 
 
 def weighted_bce(logits: torch.Tensor, y: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -65,15 +66,15 @@ def train_classifier(
     """Minibatch Adam on cross-entropy weighted by `class_weights[y]` (None: unweighted), calling
     `on_checkpoint(step, model)` after each step listed in `checkpoints` (the last one ends training).
 
-    Binary models (one logit) use `weighted_bce`, multi-class ones softmax CE. The weights are normalised to
-    mean 1 over the training set, so weighting changes the *shape* of the loss, not its overall scale. Returns
-    the loss per step.
+    Binary models (one logit) use `weighted_bce`, multi-class ones softmax CE. The weights are used as given:
+    `cost_weights` makes them with mean 1 over the training labels, so that weighting changes the *shape* of the
+    loss, not its overall scale. Returns the loss per step.
     """
     stops = sorted(set(int(c) for c in checkpoints))
     if not stops or stops[0] <= 0 or batch_size <= 0:
         raise ValueError(f"checkpoints and batch_size must be positive, got {list(checkpoints)}, {batch_size}")
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
-    per_class = _mean_one(class_weights, yt, classes=max(2, model[-1].out_features))
+    per_class = _per_class(class_weights, classes=max(2, model[-1].out_features))
     binary = model[-1].out_features == 1
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
@@ -107,7 +108,7 @@ def train_early_stopped(
     on_checkpoint: Callable[[int, nn.Sequential], None] = lambda step, model: None,
 ) -> tuple[int, list[tuple[int, float]]]:
     """Train a binary model for up to `max_steps`, measure its validation loss every `every` steps (the loss it
-    is trained on: weighted by `class_weights` if given, normalised as in training), and leave it at the
+    is trained on: weighted by `class_weights` if given, as in training), and leave it at the
     checkpoint where that loss was lowest: ordinary early stopping. `on_checkpoint` sees every checkpoint
     before the rewind. Returns the best step and the (step, validation loss) history.
     """
@@ -115,7 +116,7 @@ def train_early_stopped(
         raise ValueError(f"need 0 < every <= max_steps, got every={every}, max_steps={max_steps}")
     x_va, y_va = valid
     yt = torch.as_tensor(y_va, dtype=torch.long)
-    weights = _mean_one(class_weights, train[1], classes=2)
+    weights = _per_class(class_weights, classes=2)
     history: list[tuple[int, float]] = []
     best: dict = {}
 
