@@ -7,5 +7,5 @@ def test_chapter_4_runs_with_a_local_pretrained_judge(run_with_local_model):
     words = {w for it in judge_items(400, seed=0) for w in instruct_prompt(it).split()} | set(LETTERS) | set(SCORES)
     printed, tables = run_with_local_model("04", words, "JUDGE_MODEL", SEEDS=[0])
     reliability = [t for t in tables if "ICC(1)" in t]
-    assert "judges: ['trained', 'weak', 'shuffled', 'pretrained']" in printed
+    assert "judges: ['trained', 'hard-label', 'weak', 'shuffled', 'pretrained']" in printed
     assert len(reliability) == 1 and "pretrained" in reliability[0]  # the reliability table has its rows

@@ -302,6 +302,23 @@ def test_stop_when_ends_training_at_the_first_check_that_passes(tokenizer):
     assert never.stopped_at is None
     with pytest.raises(ValueError, match="every"):
         StopWhen(lambda model: True, every=0)
+    with pytest.raises(ValueError, match="start"):
+        StopWhen(lambda model: True, every=5, start=-1)
+
+
+def test_stop_when_asks_first_at_its_start_step_then_every_few_steps(tokenizer):
+    items = cs.warmup_items(40 * 16, (1, 2), seed=0)
+    asked = []
+    late = StopWhen(lambda model: asked.append(1) or len(asked) == 2, every=5, start=12)
+    history = sft(
+        tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0),
+        tokenizer,
+        items,
+        steps=40,
+        batch_size=16,
+        callbacks=[late],
+    )
+    assert late.stopped_at == 17 and history["step"].max() == 17 and len(asked) == 2  # asked at 12, then 17
 
 
 # GRPO's advantages, against TRL's own standard deviation and by hand.

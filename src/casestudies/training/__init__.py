@@ -67,18 +67,22 @@ class ProgressBar(TrainerCallback):
 
 
 class StopWhen(TrainerCallback):
-    """Stop training once `done(model)` is true, asking every `every` optimizer steps: "train until the model
-    has learned the task", with the step count as a ceiling. `stopped_at` is the step it stopped at (None if it
-    never did). `done` should put the model back in training mode if it changes it (the generation helpers do).
+    """Stop training once `done(model)` is true, asking every `every` optimizer steps from step `start` on ("train
+    at least `start` steps, then until the model has learned the task"), with the step count as a ceiling.
+    `stopped_at` is the step it stopped at (None if it never did). `done` should put the model back in training
+    mode if it changes it (the generation helpers do).
     """
 
-    def __init__(self, done: Callable[[PreTrainedModel], bool], every: int):
+    def __init__(self, done: Callable[[PreTrainedModel], bool], every: int, start: int = 0):
         if every < 1:
             raise ValueError(f"every must be a positive number of steps, got {every}")
-        self.done, self.every, self.stopped_at = done, every, None
+        if start < 0:
+            raise ValueError(f"start must be a step count of 0 or more, got {start}")
+        self.done, self.every, self.start, self.stopped_at = done, every, start, None
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step % self.every == 0 and self.done(model):
+        step = state.global_step
+        if step >= self.start and (step - self.start) % self.every == 0 and self.done(model):
             self.stopped_at = state.global_step
             control.should_training_stop = True
 
