@@ -188,10 +188,12 @@ def _map(fn: Callable[..., T], items: list[tuple], parallel: bool, kind: str, ca
     )
     if executor not in _EXECUTORS:
         _EXECUTORS.append(executor)
-    futures = {executor.submit(fn, *item): i for i, item in enumerate(items)}
+    futures: dict = {}
     results: dict[int, T] = {}
     item = None
-    try:
+    try:  # submitting inside: a Ctrl-C that lands while jobs are still being submitted stops the workers too
+        for i, submitted in enumerate(items):
+            futures[executor.submit(fn, *submitted)] = i
         with tqdm(total=len(items), desc=f"{kind}s ({workers} workers)", mininterval=1.0, file=sys.stdout) as bar:
             for future in as_completed(futures):
                 item = items[futures[future]]
