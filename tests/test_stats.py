@@ -625,8 +625,11 @@ def test_one_seed_never_starts_a_worker():
 
 
 INTERRUPTED_RUN = """
-import os, sys, time
+import os, signal, sys, time
 from casestudies.stats import map_seeds
+
+# Ctrl-C as in a reader's terminal, even when the tests run where SIGINT is ignored (a background job's shell)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def slow(seed):
     with open(sys.argv[1], "a") as f:
