@@ -271,6 +271,12 @@ def test_grpo_can_leave_cut_off_completions_out_of_the_loss(tokenizer):
     assert abs(moved[True]) < 0.2 * moved[False]
 
 
+def sft_until(tokenizer, items, stop, steps=40):
+    """A tiny model fine-tuned on `items` with the `StopWhen` callback `stop`; returns the training history."""
+    model = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0)
+    return sft(model, tokenizer, items, steps=steps, batch_size=16, callbacks=[stop])
+
+
 def test_stop_when_ends_training_at_the_first_check_that_passes(tokenizer):
     items = cs.warmup_items(40 * 16, (1, 2), seed=0)
     checks = []
@@ -280,25 +286,11 @@ def test_stop_when_ends_training_at_the_first_check_that_passes(tokenizer):
         return len(checks) == 3
 
     stop = StopWhen(after_three_checks, every=5)
-    history = sft(
-        tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0),
-        tokenizer,
-        items,
-        steps=40,
-        batch_size=16,
-        callbacks=[stop],
-    )
+    history = sft_until(tokenizer, items, stop)
     assert stop.stopped_at == 15 and history["step"].max() == 15
     assert checks == [True, True, True]  # asked with the model as training left it
     never = StopWhen(lambda model: False, every=5)
-    sft(
-        tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0),
-        tokenizer,
-        items[:160],
-        steps=10,
-        batch_size=16,
-        callbacks=[never],
-    )
+    sft_until(tokenizer, items[:160], never, steps=10)
     assert never.stopped_at is None
     with pytest.raises(ValueError, match="every"):
         StopWhen(lambda model: True, every=0)
@@ -310,14 +302,7 @@ def test_stop_when_asks_first_at_its_start_step_then_every_few_steps(tokenizer):
     items = cs.warmup_items(40 * 16, (1, 2), seed=0)
     asked = []
     late = StopWhen(lambda model: asked.append(1) or len(asked) == 2, every=5, start=12)
-    history = sft(
-        tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, seed=0),
-        tokenizer,
-        items,
-        steps=40,
-        batch_size=16,
-        callbacks=[late],
-    )
+    history = sft_until(tokenizer, items, late)
     assert late.stopped_at == 17 and history["step"].max() == 17 and len(asked) == 2  # asked at 12, then 17
 
 
