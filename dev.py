@@ -395,6 +395,8 @@ def execute(notebook: Path, scale: str | None, seeds: list[int] | None = None, o
         shutil.rmtree(workdir, ignore_errors=True)
     if target != notebook:
         print(f"executed ({', '.join(sorted(ran_at))}): {relative(target)} ({relative(notebook)} keeps its outputs)")
+    elif is_chapter:
+        write_glances()
     return True
 
 
@@ -657,9 +659,39 @@ def replicate(notebook: Path, seeds: list[int], scale: str) -> None:
     print(f"verdict: published {published['verdict']}, replication {json.loads(written[0].read_text())['verdict']}")
 
 
+GLANCE_DIR = ROOT / "book" / "_generated"  # each chapter's "at a glance" box and the home page's verdict table
+
+
+def glance_texts() -> dict[Path, str]:
+    """What `book/_generated/` should hold, from the committed results files and `book/leaks.yml`: one "at a
+    glance" box per chapter (included under its title) and the home page's verdict table. Runs in `.venv`."""
+    import yaml
+
+    from casestudies.glance import glance, not_run, sentence, verdict_table
+
+    leaks = yaml.safe_load((ROOT / "book" / "leaks.yml").read_text(encoding="utf-8"))
+    files = [ROOT / "results" / f"{p.stem}.json" for p in chapters()]
+    records = [json.loads(f.read_text()) for f in files if f.exists()]
+    texts = {GLANCE_DIR / f"{f.stem}.md": not_run() for f in files}  # a new chapter, before its first run
+    texts |= {GLANCE_DIR / f"{r['chapter']}.md": glance(r, leaks[r["chapter"]]["toy"]) for r in records}
+    links = {r["chapter"]: f"{{doc}}`{sentence(r['title'])[:-1]} <../notebooks/{r['chapter']}>`" for r in records}
+    texts[GLANCE_DIR / "verdicts.md"] = verdict_table(records, links)
+    return texts
+
+
+def write_glances() -> None:
+    """Rewrite `book/_generated/` from the results files, so the verdicts the pages open with are the files'."""
+    GLANCE_DIR.mkdir(parents=True, exist_ok=True)
+    for path, text in glance_texts().items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {relative(path)}")
+
+
 def build_book(student: bool = False) -> None:
     """Build the site from the committed outputs, warnings as errors, and check it (`check_site`). With
     `student`, the exercises' solutions are left out and the site goes to `_build/student/`."""
+    write_glances()
     jupyter_book = str(Path(python()).with_name("jupyter-book"))  # the package has no `python -m` entry point
     if not student:
         sh(jupyter_book, "build", ".", "-W", "--keep-going")
@@ -894,8 +926,8 @@ def new_chapter(number: str, short: str, title: str) -> Path:
     leaks = ROOT / "book" / "leaks.yml"
     leaks.write_text(
         leaks.read_text(encoding="utf-8").rstrip("\n")
-        + f"\n{stem}:\n  objective: TODO\n  dimension: TODO\n  leak: H1\n  fix: none tested\n  fix_test: null\n"
-        "  note: TODO\n",
+        + f"\n{stem}:\n  objective: TODO\n  toy: TODO\n  dimension: TODO\n  leak: H1\n  fix: none tested\n"
+        "  fix_test: null\n  note: TODO\n",
         encoding="utf-8",
     )
     (ROOT / "src" / "casestudies" / "chapters" / f"{module}.py").write_text(

@@ -157,3 +157,19 @@ def test_the_book_says_how_it_may_be_used_and_cited():
     init = (ROOT / "src" / "casestudies" / "__init__.py").read_text()
     assert f'__version__ = "{citation["version"]}"' in init
     assert citation["repository-code"] == yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+
+
+def test_the_generated_glance_pages_are_the_results_files_and_every_chapter_opens_with_its_box():
+    """`book/_generated/` holds what the results files say now (rewritten by `dev.py run` and `dev.py book`), each
+    chapter includes its box right under its title, and the home page includes the verdict table."""
+    import dev
+
+    expected = dev.glance_texts()
+    on_disk = {p: p.read_text(encoding="utf-8") for p in (ROOT / "book" / "_generated").glob("*.md")}
+    assert on_disk == expected, "book/_generated/ is stale: run `python dev.py book` (or dev.write_glances())"
+    for notebook in NOTEBOOKS:
+        first = "".join(json.loads(notebook.read_text())["cells"][0]["source"]).split("\n")
+        assert first[0].startswith("# ") and first[2] == f"```{{include}} ../book/_generated/{notebook.stem}.md", (
+            notebook
+        )
+    assert "```{include} _generated/verdicts.md" in (ROOT / "book" / "intro.md").read_text()

@@ -163,6 +163,7 @@ def checkout(tmp_path, monkeypatch):
     ]:
         monkeypatch.setattr(dev, name, value)
     monkeypatch.setattr(dev, "python", lambda: "python")
+    monkeypatch.setattr(dev, "write_glances", lambda: None)  # the stand-in repo has no book to write into
     notebook = root / "notebooks" / "01-chapter.ipynb"
     notebook.parent.mkdir(parents=True)
     cell = {"cell_type": "code", "source": "", "metadata": {}, "execution_count": 1, "outputs": []}
@@ -204,15 +205,24 @@ def outputs(notebook):
     return [o["text"] for o in json.loads(notebook.read_text())["cells"][0]["outputs"]]
 
 
-def test_a_successful_run_replaces_the_notebook_settled(checkout):
+def test_a_successful_run_replaces_the_notebook_settled(checkout, monkeypatch):
     notebook, calls, _ = checkout
+    glances = []
+    monkeypatch.setattr(dev, "write_glances", lambda: glances.append(True))
     assert dev.execute(notebook, "cpu")
+    assert glances == [True]  # the pages that open with its verdict are rewritten from the new results file
     assert calls[0]["cwd"] == str(notebook.parent) and calls[0]["scale"] == "cpu"
     assert calls[0]["out"] != notebook and calls[0]["out"].suffix == ".ipynb"  # executed into a temporary file
     assert outputs(notebook) == ["bar: 100%\n", "run at cpu\n"]
     assert notebook.stat().st_mode & 0o777 == 0o644
     assert list(dev.EXECUTING_DIR.iterdir()) == []
     assert json.loads((dev.ROOT / "results" / "01-chapter.json").read_text()) == {"scale": "cpu"}
+
+
+def test_a_smoke_run_leaves_the_books_verdict_pages_alone(checkout, monkeypatch):
+    notebook, _, _ = checkout
+    monkeypatch.setattr(dev, "write_glances", lambda: pytest.fail("a smoke run rewrote the verdict pages"))
+    assert dev.execute(notebook, "smoke")
 
 
 def test_without_a_scale_the_notebook_chooses_its_own_default(checkout):
