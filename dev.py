@@ -14,6 +14,8 @@
     python dev.py browse [--student]             open every page of the built site in headless Chromium, offline:
                                                  math rendered, figures and links there, launch buttons present
     python dev.py assignments                    build each chapter's code exercise as an Otter-Grader assignment
+    python dev.py grade 02 --submissions DIR     grade a class's notebooks in DIR with chapter 2's autograder
+                                                 (one after another, `otter run`), into DIR/grades.csv
     python dev.py new 13 short-name "Title"      a new chapter from the template, with stubs where the book lists it
 
 Everything runs inside `.venv` (created on first use) unless a virtual environment or a conda environment
@@ -213,6 +215,15 @@ def install_torch(py: str) -> None:
 
 COLAB_DIR = BUILD / "colab"  # the fresh environment and the executed copy of `dev.py colab`
 INSTALL = re.compile(r'"casestudies @ git\+[^"]+"')
+
+
+def install_spec() -> str:
+    """The pip requirement every Colab cell and autograder installs the package with: the book's repository at
+    `repository.install_ref` of `_config.yml`, the one place the pin is set (read without YAML: stdlib only)."""
+    config = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    url = re.search(r"^  url: (\S+)$", config, re.M).group(1)
+    ref = re.search(r"^  install_ref: (\S+)$", config, re.M).group(1)
+    return f"casestudies @ git+{url}@{ref}"
 
 
 def colab_copy(notebook: dict, source: Path) -> dict:
@@ -837,14 +848,23 @@ def assignment_master(notebook: Path, exercise: dict) -> dict:
     cells = [
         v4.new_raw_cell(
             f"# ASSIGNMENT CONFIG\nname: {notebook.stem}\nexport_cell: false\ninit_cell: false\ncheck_all_cell: false\n"
+            "requirements: requirements.txt\n"
         ),
         v4.new_markdown_cell(
             f"# {notebook.stem}: the chapter's code exercise\n\nThe exercise comes from the "
-            f"chapter `{notebook.name}`; run this notebook where the book's package is installed "
-            "(the chapter's first cell installs it on Colab). Write your answer in the cell "
-            "below the question; it is graded by the same check the chapter offers."
+            f"chapter `{notebook.name}`. The first code cell installs the book's package and Otter where they "
+            "are missing. Write your answer in the cell below the question; `grader.check` under it runs the "
+            "chapter's own check on your function, the same test the autograder scores."
         ),
-        v4.new_code_cell("import math\n\nimport numpy as np"),
+        v4.new_code_cell(
+            "import importlib.util, subprocess, sys\n"
+            f'for module, spec in [("otter", "otter-grader==7.0.0"), ("casestudies", "{install_spec()}")]:\n'
+            "    if importlib.util.find_spec(module) is None:  # a fresh environment, Colab say: install it\n"
+            '        subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)\n\n'
+            "import math\n\nimport numpy as np\nimport otter\n"
+            f"from casestudies.exercises import {exercise['helper']}\n\n"
+            f'grader = otter.Notebook("{notebook.stem}.ipynb")  # runs the public test: `grader.check(...)` below'
+        ),
         v4.new_raw_cell(f"# BEGIN QUESTION\nname: {name}\npoints: 1"),
         v4.new_markdown_cell(exercise["prompt"]),
         v4.new_raw_cell("# BEGIN SOLUTION"),
@@ -852,7 +872,7 @@ def assignment_master(notebook: Path, exercise: dict) -> dict:
         v4.new_raw_cell("# END SOLUTION"),
         v4.new_raw_cell("# BEGIN TESTS"),
         v4.new_code_cell(
-            f'""" # BEGIN TEST CONFIG\nhidden: true\n""" # END TEST CONFIG\n'
+            f'""" # BEGIN TEST CONFIG\nhidden: false\n""" # END TEST CONFIG\n'
             f"from casestudies.exercises import {exercise['helper']}\n"
             f"report = {exercise['check']}"
         ),
@@ -864,14 +884,21 @@ def assignment_master(notebook: Path, exercise: dict) -> dict:
     return master
 
 
-def build_assignments(out: Path = ASSIGNMENTS_DIR) -> dict[str, Path]:
-    """Every chapter's code exercise as an Otter-Grader assignment under `out/<chapter>/`: `student/` (the
-    notebook to hand out, solution stripped) and `autograder/` (the zip for `otter run` or Gradescope, and the
-    reference notebook). Otter Assign grades the reference solution as it builds, so a broken one stops here."""
+def autograder_requirements() -> str:
+    """What an autograder installs besides Otter (Gradescope builds its image from it): CPU torch and this
+    book's package at the pinned release, so the chapter's check is there to grade with."""
+    return f"--extra-index-url {TORCH_CPU_INDEX}\n{TORCH_CPU}\n{install_spec()}\n"
+
+
+def build_assignments(out: Path = ASSIGNMENTS_DIR, only: list[Path] | None = None) -> dict[str, Path]:
+    """Every chapter's code exercise (or `only` those chapters') as an Otter-Grader assignment under
+    `out/<chapter>/`: `student/` (the notebook to hand out, solution stripped) and `autograder/` (the zip for
+    `otter run` or Gradescope, and the reference notebook). Otter Assign grades the reference solution as it
+    builds, so a broken one stops here."""
     import nbformat
 
     built = {}
-    for notebook in chapters():
+    for notebook in only or chapters():
         exercise = code_exercise(notebook)
         if exercise is None:
             raise SystemExit(f"{relative(notebook)} has no auto-checked code exercise to turn into an assignment")
@@ -880,10 +907,41 @@ def build_assignments(out: Path = ASSIGNMENTS_DIR) -> dict[str, Path]:
         folder.mkdir(parents=True)
         master = folder / f"{notebook.stem}.ipynb"
         nbformat.write(assignment_master(notebook, exercise), master)
+        (folder / "requirements.txt").write_text(autograder_requirements(), encoding="utf-8")
         sh(python(), "-m", "otter", "assign", "--no-pdfs", master.name, "dist", cwd=folder)
         built[notebook.stem] = folder / "dist"
     print(f"\nThe assignments are under {relative(out)}/<chapter>/dist/ (student/ and autograder/)")
     return built
+
+
+def grade_class(notebook: Path, submissions: Path) -> Path:
+    """Grade every notebook in `submissions` with the chapter's autograder under `otter run`, one after another
+    on this machine, and write `submissions/grades.csv` (submission, score, out of, the check's message)."""
+    import csv
+
+    dist = build_assignments(ASSIGNMENTS_DIR, only=[notebook])[notebook.stem]
+    autograder = next((dist / "autograder").glob("*.zip"))
+    handed_in = sorted(p for p in submissions.glob("*.ipynb") if not p.name.startswith("."))
+    if not handed_in:
+        sys.exit(f"no submitted notebooks (*.ipynb) in {submissions}")
+    rows = []
+    for submission in handed_in:
+        with tempfile.TemporaryDirectory(prefix="casestudies-grade-") as out:
+            command = [python(), "-m", "otter", "run", "--no-logo", "-a", str(autograder), "-o", out]
+            ran = subprocess.run([*command, str(submission)], capture_output=True, text=True)
+            report = Path(out) / "results.json"
+            if ran.returncode or not report.exists():
+                rows.append([submission.name, 0, "", f"could not be graded: {ran.stderr.strip()[-300:]}"])
+                continue
+            tests = [t for t in json.loads(report.read_text())["tests"] if t.get("max_score") is not None]
+            message = " | ".join(t["output"].strip().splitlines()[-1] for t in tests if t["output"].strip())
+            rows.append([submission.name, sum(t["score"] for t in tests), sum(t["max_score"] for t in tests), message])
+        print(f"{submission.name}: {rows[-1][1]} / {rows[-1][2]}", flush=True)
+    table = submissions / "grades.csv"
+    with table.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["submission", "score", "out of", "message"], *rows])
+    print(f"\nThe grades are in {table}")
+    return table
 
 
 TEMPLATE = ROOT / "templates" / "chapter.ipynb"  # `dev.py new` copies it; CI runs it at smoke, so it cannot rot
@@ -959,6 +1017,7 @@ USES = {  # which arguments each command takes; any other is an error, not silen
     "colab": {"chapter"},
     "browse": {"student"},
     "assignments": set(),
+    "grade": {"chapter", "submissions"},
     "new": {"chapter", "short", "title"},
 }
 
@@ -970,20 +1029,24 @@ def main() -> None:
     parser.add_argument("short", nargs="?", help="with `new`: the chapter's short name, e.g. reward-hacking")
     parser.add_argument("title", nargs="?", help='with `new`: its title, e.g. "Rewards that can be hacked"')
     parser.add_argument("--scale", type=str.lower, choices=["smoke", "cpu", "gpu"], help="the scale to run at")
+    parser.add_argument("--submissions", help="with `grade`: the folder of submitted notebooks")
     parser.add_argument("--seeds", help="with `replicate`: the seeds, e.g. 30-35 or 30,31,32")
     parser.add_argument("--fast", action="store_true", help="with `test`: ruff and the unit tests not marked slow")
     parser.add_argument(
         "--student", action="store_true", help="with `book`: leave the solutions out; with `browse`: check that site"
     )
     args = parser.parse_args()
-    given = {name for name in ("chapter", "short", "title", "scale", "seeds", "student", "fast") if getattr(args, name)}
+    names = ("chapter", "short", "title", "scale", "seeds", "student", "fast", "submissions")
+    given = {name for name in names if getattr(args, name)}
     if given - USES[args.command]:
         parser.error(f"`{args.command}` does not take {', '.join(sorted(given - USES[args.command]))}")
     if args.command == "new":  # writes files from the template; needs no set-up
         new_chapter(args.chapter, args.short, args.title)
         return
-    if args.command in ("run", "replicate", "colab"):
+    if args.command in ("run", "replicate", "colab", "grade"):
         notebook = chapter(args.chapter)
+    if args.command == "grade" and not (args.submissions and Path(args.submissions).is_dir()):
+        parser.error("`grade` needs --submissions, a folder of submitted notebooks")
     if args.command == "settle":  # re-store the outputs of already executed notebooks; needs no set-up
         for page in [*chapters(), *BOOK_PAGES]:
             settle_streams(page)
@@ -1011,6 +1074,8 @@ def main() -> None:
         test(fast=args.fast)
     elif args.command == "assignments":
         build_assignments()
+    elif args.command == "grade":
+        grade_class(notebook, Path(args.submissions))
     elif args.command == "replicate":
         replicate(notebook, seeds, scale or "cpu")
     elif args.command == "run" and not execute(notebook, scale):

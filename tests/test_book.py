@@ -112,16 +112,21 @@ def test_results_files_follow_the_protocol_and_match_the_notebooks_declarations(
             assert declared_in(notebook) == stored
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem[:2])
-def test_the_colab_install_cell_installs_from_the_books_repository(notebook):
-    """The repository is named once, in `_config.yml` (it sets the launch and repository buttons too): each
-    chapter's first code cell installs the package from there, so publishing elsewhere is a one-line change
-    plus this test's list of failures."""
-    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+@pytest.mark.parametrize("notebook", [*NOTEBOOKS, ROOT / "templates" / "chapter.ipynb"], ids=lambda p: p.stem[:2])
+def test_the_colab_install_cell_installs_the_books_pinned_release(notebook):
+    """The repository and the pin are named once, in `_config.yml` (`repository.url`, which sets the launch and
+    repository buttons too, and `repository.install_ref`, this package version's release tag): each chapter's
+    first code cell installs exactly that, so a student's Colab runs the code the book was built with."""
+    import dev
+    from casestudies import __version__
+
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    assert repository["install_ref"] == f"v{__version__}"
+    assert dev.install_spec() == f"casestudies @ git+{repository['url']}@v{__version__}"
     cells = json.loads(notebook.read_text())["cells"]
     first = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
-    installs = re.findall(r'"casestudies @ git\+([^"]+)"', first)
-    assert installs == [url], f"{notebook.name} installs from {installs}, the book's repository is {url}"
+    installs = dev.INSTALL.findall(first)
+    assert installs == [f'"{dev.install_spec()}"'], f"{notebook.name} installs {installs}"
     assert 'if "google.colab" in sys.modules:' in first  # only in Colab: elsewhere the package is installed
 
 
