@@ -5,7 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from casestudies.chapters.binary_calibration import confidence_summary, constant_contrast, restated, summarise
+from casestudies.chapters.binary_calibration import (
+    confidence_summary,
+    constant_contrast,
+    format_kept,
+    restated,
+    summarise,
+)
+from casestudies.tasks import candidate_set as cs
+from casestudies.training import ShuffledReward
 
 TRAIN, HELDOUT = [1, 2, 5, 10], [3, 4]
 
@@ -66,8 +74,12 @@ def test_references_restate_the_confidence_on_the_same_answers():
 
 def test_constant_contrast_from_accuracy_and_well_formed_share():
     rows = [
-        ("RLCR, β = 0", 0, "brier", 0.20), ("RLCR, β = 0", 0, "accuracy", 0.36), ("RLCR, β = 0", 0, "well_formed", 0.9),
-        ("RLCR, β = 0", 1, "brier", 0.25), ("RLCR, β = 0", 1, "accuracy", 0.50), ("RLCR, β = 0", 1, "well_formed", 1.0),
+        ("RLCR, β = 0", 0, "brier", 0.20),
+        ("RLCR, β = 0", 0, "accuracy", 0.36),
+        ("RLCR, β = 0", 0, "well_formed", 0.9),
+        ("RLCR, β = 0", 1, "brier", 0.25),
+        ("RLCR, β = 0", 1, "accuracy", 0.50),
+        ("RLCR, β = 0", 1, "well_formed", 1.0),
         ("RLCR", 0, "brier", 0.0),
     ]
     results = pd.DataFrame(rows, columns=["arm", "seed", "metric", "value"])
@@ -83,3 +95,15 @@ def test_a_run_without_well_formed_answers_has_undefined_confidence_metrics():
     got = summarise(broken, TRAIN, HELDOUT)
     assert got["well_formed"] == 0 and got["accuracy"] == pytest.approx(2 / 8)
     assert np.isnan(got["brier"]) and np.isnan(got["deliberate_error"]) and np.isnan(got["implicit_ece"])
+
+
+def test_the_control_keeps_the_format_penalty_and_pays_the_shuffled_rewards_otherwise():
+    shuffled = ShuffledReward([[1.0, 0.0, 0.0, 1.0]], group_size=2, seed=0)
+    good = " " + cs.format_completion("3", 2, 0.5)
+    completions = [good, "3 of", good, "nonsense words here ok"]
+    paid = shuffled(completions)
+    got = format_kept(shuffled)(completions)
+    assert got[1] == got[3] == cs.FORMAT_PENALTY
+    assert [got[0], got[2]] == [paid[0], paid[2]]
+    assert sorted(paid) == [0.0, 0.0, 1.0, 1.0]
+    assert format_kept(shuffled).__name__ == "shuffled_reward_format_kept"

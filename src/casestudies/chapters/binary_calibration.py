@@ -7,12 +7,13 @@ evaluation frame (`candidate_set.evaluate`) into the numbers the hypotheses test
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from casestudies.metrics import calibration_summary
+from casestudies.tasks import candidate_set as cs
 
 REFERENCES = ("constant", "oracle")
 
@@ -81,3 +82,18 @@ def constant_contrast(results: pd.DataFrame, arm: str) -> pd.Series:
         raise ValueError(f"no {sorted(missing) or 'results'} for arm {arm!r}")
     a = wide["accuracy"] / wide["well_formed"]
     return (wide["brier"] - a * (1 - a)).rename("difference")
+
+
+def format_kept(reward: Callable[..., list[float]]) -> Callable[..., list[float]]:
+    """A control reward that keeps the task's format penalty: a malformed completion earns `FORMAT_PENALTY`, as under
+    the binary reward, and a well-formed one what `reward` pays (a `ShuffledReward`, say)."""
+
+    def kept(completions: list[str], **kwargs) -> list[float]:
+        paid = reward(completions, **kwargs)
+        return [
+            float(r) if cs.parse_completion(c).well_formed else cs.FORMAT_PENALTY
+            for c, r in zip(completions, paid, strict=True)
+        ]
+
+    kept.__name__ = f"{getattr(reward, '__name__', 'reward')}_format_kept"
+    return kept
