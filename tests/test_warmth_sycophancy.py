@@ -1,6 +1,8 @@
 """Chapter 3's machinery on crafted reply probabilities: the per-arm summary, the decomposition of the rise, the
 split of a gap into style and given-style parts, the contrasts H5 and H6 pair; and one tiny run end to end."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,3 +133,8 @@ def test_a_tiny_run_stops_pretraining_at_its_target_and_measures_every_stage():
     assert (replies.groupby("stage").size() == 4 * 100).all()
     assert set(replies["condition"]) == set(CONDITIONS)
     assert np.isfinite(replies["error"]).all()
+    fixed = dataclasses.replace(setup, fixed_steps={"null": 6})
+    _, record = ch.run(fixed, seed=0, name="null")  # a fixed budget ignores the target that stopped it at 4
+    assert record["steps"] == 6 and not record["held to the target"]
+    _, record = ch.run(fixed, seed=0, name="persona")
+    assert record["steps"] == 4 and record["held to the target"]

@@ -9,7 +9,7 @@ probabilities.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -39,6 +39,7 @@ class Setup:
     pretrain_lr: float
     tune_steps: int
     tune_lr: float
+    fixed_steps: dict[str, int] = field(default_factory=dict)  # corpus -> a fixed budget, not held to the target
 
 
 def tokenizer():
@@ -58,7 +59,8 @@ def plain_error(probabilities: pd.DataFrame) -> float:
 
 def pretrain(setup: Setup, seed: int, name: str):
     """A model pre-trained from scratch on corpus `name` until its plain-prompt error is at most `pretrain_target`
-    (checked every `check_every` steps, `pretrain_steps` at most), and the step it stopped at (None: never)."""
+    (checked every `check_every` steps, `pretrain_steps` at most), and the step it stopped at (None: never); a
+    corpus in `fixed_steps` trains for exactly that many steps instead (and reports None)."""
     from casestudies.models import tiny_causal_lm
     from casestudies.training import StopWhen, sft
 
@@ -70,18 +72,19 @@ def pretrain(setup: Setup, seed: int, name: str):
         return plain_error(reply_probabilities(model, tok, plain)) <= setup.pretrain_target
 
     stop = StopWhen(learned, every=setup.check_every)
+    steps = setup.fixed_steps.get(name, setup.pretrain_steps)
     # the same prompts and draws for both corpora: they differ only where their personas differ
-    items = corpus(setup.pretrain_steps * BATCH, seed=torch_seed(seed, "corpus"), persona=setup.personas[name])
+    items = corpus(steps * BATCH, seed=torch_seed(seed, "corpus"), persona=setup.personas[name])
     sft(
         model,
         tok,
         items,
-        steps=setup.pretrain_steps,
+        steps=steps,
         batch_size=BATCH,
         lr=setup.pretrain_lr,
         seed=torch_seed(seed, "pre-training order"),
         desc=f"seed {seed} {name}: pre-training",
-        callbacks=[stop],
+        callbacks=[] if name in setup.fixed_steps else [stop],
     )
     return model, stop.stopped_at
 
@@ -109,7 +112,9 @@ def run(setup: Setup, seed: int, name: str) -> tuple[pd.DataFrame, dict]:
         )
         frames.append(reply_probabilities(tuned, tok, evaluation).assign(stage=arm))
     replies = pd.concat(frames, ignore_index=True).assign(seed=seed, corpus=name)
-    record = {"seed": seed, "corpus": name, "steps": stopped_at, "plain error": plain_error(frames[0])}
+    steps = setup.fixed_steps.get(name, stopped_at)  # a fixed budget is reported as such
+    record = {"seed": seed, "corpus": name, "steps": steps, "held to the target": name not in setup.fixed_steps}
+    record["plain error"] = plain_error(frames[0])
     return replies, record
 
 
