@@ -3,13 +3,17 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
 from casestudies.chapters.curriculum_entropy import (
     chance_anchored,
     coverage,
     measure_domain,
+    measure_tasks,
     normalised_average,
+    run_schedules,
     two_stage_transfer,
     warmup_items,
 )
@@ -127,3 +131,75 @@ def test_normalised_average_and_its_errors():
     with pytest.raises(ValueError, match="2 × 2"):
         two_stage_transfer([[1, 2, 3]], own=[1, 1], start=[0, 0])
     assert math.isnan(two_stage_transfer([[0.5, 0.1], [0.4, 0.2]], own=[0.5, 0.2], start=[0.5, 0.1])["bwt_gain_share"])
+
+
+def test_measure_tasks_reads_each_domain_and_where_the_open_probability_sits():
+    # vocabulary: ten digits at columns 2..11, two other tokens at 0 and 1
+    digit_ids = list(range(2, 12))
+    probs = {}
+    for key in ("sum", "par"):
+        p = np.zeros((100, 12))
+        p[:, 0] = 0.5  # half of every answer is malformed
+        for row, item in enumerate(inputs(key)):
+            p[row, 2 + int(item["correct"][0])] = 0.5  # the other half on the (smallest) right answer
+        probs[key] = p
+    row = measure_tasks(probs, ["sum"], ["par"], digit_ids, k=4)
+    assert row["structured_score"] == pytest.approx(0.5)
+    assert row["structured_malformed"] == pytest.approx(0.5)
+    assert row["open_validity"] == pytest.approx(0.5)
+    assert row["open_coverage"] == pytest.approx((1 - 0.5**4) / 4)  # one of at least four right answers, k = 4
+    assert row["par_habit"] == pytest.approx(0.5)
+    # the sum's answer is a right answer of par (same parity) but the smallest only when a + b < 2 (mod 10)
+    expected = np.mean(
+        [0.5 * (int(s["correct"]) == int(p["correct"][0])) for s, p in zip(inputs("sum"), inputs("par"), strict=True)]
+    )
+    assert row["par_sum_answer"] == pytest.approx(expected)
+
+
+class Stages:
+    """A fake stage trainer: adds 1 to the model's weight per stage, records its calls and returns a two-row curve."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, model, keys, index, name, replay):
+        self.calls.append((tuple(keys), index, name, replay))
+        with torch.no_grad():
+            model.weight += 3.0 if replay is None else 1.0
+        curve = pd.DataFrame({"step": [0, 5], "w": [0.0, float(model.weight.detach().sum())]})
+        return curve, [[len(self.calls)]]
+
+
+def test_run_schedules_trains_shared_stages_once_and_replays_real_rewards():
+    schedules = {
+        "a → b": [(["a"], False), (["b"], False)],
+        "a only": [(["a"], False)],
+        "a → shuffled b": [(["a"], False), (["b"], True)],
+    }
+    base = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        base.weight.zero_()
+    stages = Stages()
+    curves = run_schedules(
+        base,
+        ["a → b", "a only", "a → shuffled b"],
+        schedules,
+        stages,
+        lambda m: {"w": float(m.weight.detach().sum())},
+        stage_steps=5,
+    )
+    # three stages trained: a, then b after a, then shuffled b after a replaying the real b's rewards
+    assert [(k, i, r) for k, i, _, r in stages.calls] == [(("a",), 0, None), (("b",), 1, None), (("b",), 1, [[2]])]
+    assert float(base.weight.detach()) == 0.0  # the base model is never trained in place
+    ab = curves[curves["schedule"] == "a → b"]
+    assert ab["step"].tolist() == [0, 5, 10] and ab["w"].tolist() == [0.0, 3.0, 6.0]
+    assert ab["parameter_distance"].tolist()[1:] == [3.0, 3.0]
+    shuffled = curves[curves["schedule"] == "a → shuffled b"]
+    assert shuffled["w"].tolist() == [0.0, 3.0, 4.0] and shuffled["parameter_distance"].iloc[-1] == 1.0
+    assert curves[curves["schedule"] == "a only"]["step"].tolist() == [0, 5]
+
+
+def test_run_schedules_needs_the_real_stage_before_its_shuffled_twin():
+    schedules = {"shuffled a": [(["a"], True)]}
+    with pytest.raises(ValueError, match="real stage"):
+        run_schedules(torch.nn.Linear(1, 1), ["shuffled a"], schedules, Stages(), lambda m: {}, stage_steps=5)

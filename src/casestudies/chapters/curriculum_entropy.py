@@ -1,6 +1,6 @@
-"""Chapter 9's measurements: each domain's score and entropy read exactly from next-token distributions, the
-noisy teacher that warms the model up, and the two-stage transfer table (R, BWT, normalised scores, forward
-transfer) that the order hypotheses read.
+"""Chapter 9's machinery: each domain's score and entropy read exactly from next-token distributions, the noisy
+teacher that warms the model up, the runner that trains schedules of RL stages (sharing the stages they have in
+common), and the two-stage transfer table (R, BWT, normalised scores, forward transfer) the order hypotheses read.
 
 The notebook keeps what defines the experiment (the hybrid reward, the schedules, the habits); everything here
 turns distributions or scores into the numbers its hypotheses test, and is tested on crafted inputs.
@@ -8,14 +8,17 @@ turns distributions or scores into the numbers its hypotheses test, and is teste
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
+import torch
 
-from casestudies.metrics.drift import entropy
+from casestudies.metrics.drift import entropy, parameter_distance
 from casestudies.metrics.transfer import backward_transfer, expected_distinct
 from casestudies.runs import stream
-from casestudies.tasks.keyed_digits import DIGITS, draw
+from casestudies.tasks.keyed_digits import DIGITS, correct_mask, draw, inputs
 
 HABITS = ("smallest", "uniform")
 
@@ -112,3 +115,58 @@ def two_stage_transfer(r: Sequence[Sequence[float]], own: Sequence[float], start
         "normalised_average": average,
         "forward_transfer": normalised[1] - 1,
     }
+
+
+def measure_tasks(
+    probs: dict[str, np.ndarray], structured: Sequence[str], open_: Sequence[str], digit_ids: Sequence[int], k: int
+) -> dict:
+    """Both domains' measures (`measure_domain`) from each task's next-token distributions on all its inputs
+    (`probs[key]`, in `inputs(key)`'s order), and, per open task, the mean probability of its smallest right answer
+    (`<key>_habit`) and of each structured task's answer to the same two digits (`<key>_<other>_answer`)."""
+    row: dict = {}
+    digit_ids = list(digit_ids)
+    for domain, keys in [("structured", structured), ("open", open_)]:
+        p = np.concatenate([probs[key] for key in keys])
+        right = np.zeros_like(p, dtype=bool)
+        right[:, digit_ids] = np.concatenate([correct_mask(inputs(key)) for key in keys])
+        row |= measure_domain(p, right, digit_ids, domain, k)
+    for key in open_:
+        rows = np.arange(len(probs[key]))
+        for name, source in [("habit", key), *((f"{other}_answer", other) for other in structured)]:
+            answer = [digit_ids[int(item["correct"][0])] for item in inputs(source)]
+            row[f"{key}_{name}"] = float(probs[key][rows, answer].mean())
+    return row
+
+
+def run_schedules(
+    base: torch.nn.Module,
+    names: Sequence[str],
+    schedules: dict[str, list[tuple[Sequence[str], bool]]],
+    train_stage: Callable,
+    measure: Callable[[torch.nn.Module], dict],
+    stage_steps: int,
+) -> pd.DataFrame:
+    """The curves of schedules `names` from model `base` (a schedule: its stages, `(tasks, shuffled)`), one row per
+    measurement with its `schedule` and `step` (from the schedule's start). A stage path an earlier schedule
+    trained is reused, so a shuffled stage must follow its real one. `train_stage(model, keys, index, name,
+    replay)` trains a copy in place and returns its curve (steps from 0) and rewards step by step; `replay` is the
+    real stage's rewards for a shuffled stage, else None. A stage's last row holds its `parameter_distance`."""
+    trained = {(): (base, None, [pd.DataFrame([{"step": 0, **measure(base)}])])}  # path → model, rewards, curve
+    curves = [trained[()][2][0].assign(schedule="warm-up")]
+    for name in names:
+        path: tuple = ()
+        for index, (keys, shuffled) in enumerate(schedules[name]):
+            before, path = path, (*path, (tuple(keys), shuffled))
+            if path in trained:
+                continue
+            if shuffled and (*before, (tuple(keys), False)) not in trained:
+                raise ValueError(f"{name}: a shuffled stage needs its real stage trained first, in an earlier schedule")
+            model = copy.deepcopy(trained[before][0])
+            start = copy.deepcopy(model.state_dict())
+            replay = trained[(*before, (tuple(keys), False))][1] if shuffled else None
+            part, earned = train_stage(model, keys, index, name, replay)
+            part = part.assign(step=part["step"] + index * stage_steps)
+            part.loc[part.index[-1], "parameter_distance"] = parameter_distance(model, start)
+            trained[path] = (model, earned, [*trained[before][2], part[part["step"] > index * stage_steps]])
+        curves += [part.assign(schedule=name) for part in trained[path][2]]
+    return pd.concat(curves, ignore_index=True)
