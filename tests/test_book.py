@@ -109,7 +109,8 @@ def test_results_files_follow_the_protocol_and_match_the_notebooks_declarations(
         assert all(h["sesoi"] and h["why"] for h in record["hypotheses"] if h["role"] != "check")
         if folder == "results":
             stored = {h["name"]: (h["role"], h["sesoi"]) for h in record["hypotheses"]}
-            assert declared_in(notebook) == stored
+            declared = declared_in(notebook)  # may also hold hypotheses declared only at another scale
+            assert {name: declared.get(name) for name in stored} == stored
 
 
 @pytest.mark.parametrize("notebook", [*NOTEBOOKS, ROOT / "templates" / "chapter.ipynb"], ids=lambda p: p.stem[:2])
