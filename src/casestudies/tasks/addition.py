@@ -12,16 +12,23 @@ answer alone, `A 9 3 6`. A teacher rewrites it as a worked solution in one of th
   an extra digit): steps shaped like `rl`'s, each writing only the column's last digit, but each column's carry
   comes from the columns to its right, not yet written, so every step looks ahead through the question.
 
-`judge` scores any response: the answer, whether every step copies the right digits, carries the right carry and
-adds correctly (the check included), and whether the answer is the one its own steps imply.
+`judge` scores any response: the answer, whether every column step copies the right digits, carries the right
+carry and adds correctly, whether a check has the right residues, and whether the answer is the one its own steps
+imply; `summarise` turns judged responses into shares, and `measure` judges a model's greedy responses.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 STYLES = ("answer", "rl", "rl_check", "lr")
 REWRITES = ("rl", "rl_check", "lr")
@@ -117,11 +124,12 @@ def response(p: Problem, style: str) -> str:
 def judge(p: Problem, text: str) -> dict:
     """Score a response to `p`: its style (or `malformed`), the answer, the steps' validity and consistency.
 
-    `correct`: the answer is a + b. `steps_valid`: every step names the right two digits of the question,
-    the right carry, and adds them right (rl: the full column sum; lr: its last digit, with the carry looked
-    ahead; a leading `1` only when the sum has an extra digit), and a check has the right residues (None for
-    an answer-only response). `consistent`: the answer is the number the steps themselves produce (None without
-    steps). A response that is not `step , step , ... , A digits` is malformed (neither correct nor valid).
+    `correct`: the answer is a + b. `columns_valid`: every column step names the right two digits of the
+    question, the right carry, and adds them right (rl: the full column sum; lr: its last digit, with the carry
+    looked ahead; a leading `1` only when the sum has an extra digit, and never before a check); None for an
+    answer-only response. `check_valid`: a check's residues are a, b and a + b mod 9 (None without a check).
+    `consistent`: the answer is the number the steps themselves produce (None without steps). A response that is
+    not `step , step , ... , A digits` is malformed (neither correct nor valid).
     """
     words = text.split()
     if "A" not in words:
@@ -155,8 +163,8 @@ def judge(p: Problem, text: str) -> dict:
     plain = all(w == _spaced(int(w.replace(" ", ""))) for w in written)
     rl_valid = plain and [s[:3] for s in steps] == reference and all(s == x + y + c for x, y, c, s in steps)
     if check is not None:
-        rl_valid = rl_valid and not lead and tuple(int(w) for w in check[1:4]) == residues(p)
-        return _judged("rl_check", correct, rl_valid, rl_value == answer)
+        check_valid = tuple(int(w) for w in check[1:4]) == residues(p)
+        return _judged("rl_check", correct, rl_valid and not lead, rl_value == answer, check_valid)
     lr_value = int(("1" if lead else "") + "".join(str(s % 10) for *_, s in steps))
     lr_valid = [s[:3] for s in steps] == reference[::-1] and lead == (p.total >= 10**p.digits)
     lr_valid = (
@@ -177,5 +185,48 @@ def _copied(steps: list[tuple[int, int, int, int]], columns: list[tuple[int, int
     return sum(s[:2] == c[:2] for s, c in zip(steps, columns, strict=False))
 
 
-def _judged(style: str, correct: bool, valid: bool | None, consistent: bool | None) -> dict:
-    return {"style": style, "correct": correct, "steps_valid": valid, "consistent": consistent}
+def _judged(
+    style: str, correct: bool, valid: bool | None, consistent: bool | None, check_valid: bool | None = None
+) -> dict:
+    return {
+        "style": style,
+        "correct": correct,
+        "columns_valid": valid,
+        "check_valid": check_valid,
+        "consistent": consistent,
+    }
+
+
+def summarise(judged: list[dict]) -> dict:
+    """Summary of judged responses (`judge`'s dicts): `exact` (share correct; malformed counts as wrong),
+    `malformed`, `shows_steps`; `columns_valid`, `check_valid`, `steps_valid` (columns and check, where there is
+    one) and `consistent` among the responses that show steps (`check_valid` among those with a check; NaN where
+    there are none); and `wrote_<style>`, the share written in each style."""
+    if not judged:
+        raise ValueError("summarise needs at least one judged response")
+    frame = pd.DataFrame(judged)
+    worked = frame[frame["columns_valid"].notna()]
+    checked = worked[worked["check_valid"].notna()]
+    steps_valid = worked["columns_valid"].astype(bool) & worked["check_valid"].fillna(True).astype(bool)
+
+    def share(values: pd.Series) -> float:
+        return float(values.astype(float).mean()) if len(values) else math.nan
+
+    return {
+        "exact": share(frame["correct"]),
+        "malformed": share(frame["style"] == "malformed"),
+        "shows_steps": len(worked) / len(frame),
+        "columns_valid": share(worked["columns_valid"]),
+        "check_valid": share(checked["check_valid"]),
+        "steps_valid": share(steps_valid),
+        "consistent": share(worked["consistent"]),
+        **{f"wrote_{s}": share(frame["style"] == s) for s in STYLES},
+    }
+
+
+def measure(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, problems: list[Problem], max_new: int) -> dict:
+    """A model's greedy responses to `problems`, judged and summarised (`summarise`)."""
+    from casestudies.generation import greedy
+
+    texts = greedy(model, tokenizer, [p.prompt for p in problems], max_new)
+    return summarise([judge(p, text) for p, text in zip(problems, texts, strict=True)])
