@@ -411,11 +411,23 @@ def execute(notebook: Path, scale: str | None, seeds: list[int] | None = None, o
     return True
 
 
+MACHINE_PATH = re.compile(r"(?<![\w.:/])/(?:home|root|Users|tmp|work|opt|usr|private|var)/[^\s\"'<>]*")
+
+
+def without_machine_paths(text: str) -> str:
+    """`text` with this checkout's absolute path made relative (`/…/repo/src/x.py` -> `src/x.py`) and any other
+    absolute path in it cut to its last two parts, so no output shows the machine that ran it."""
+    text = text.replace(f"{ROOT}/", "")
+    return MACHINE_PATH.sub(lambda m: "…/" + "/".join(m.group(0).rstrip("/").split("/")[-2:]), text)
+
+
 def settle_streams(notebook: Path) -> None:
-    """Merge consecutive stream outputs and keep, on each line, only what follows its last carriage return.
+    """Merge consecutive stream outputs, keep, on each line, only what follows its last carriage return, and
+    take machine paths out (`without_machine_paths`).
 
     Progress bars redraw a line with a carriage return; Jupyter shows the final state, but the stored
-    output keeps every redraw, which the book would print line after line.
+    output keeps every redraw, which the book would print line after line. A warning names the file it came
+    from by its absolute path, which says nothing to a reader and shows the machine that ran the chapter.
     """
     data = json.loads(notebook.read_text())
     for cell in data["cells"]:
@@ -432,7 +444,7 @@ def settle_streams(notebook: Path) -> None:
                 merged.append(out)
         for out in merged:
             if out["output_type"] == "stream":
-                lines = "".join(out["text"]).split("\n")
+                lines = without_machine_paths("".join(out["text"])).split("\n")
                 out["text"] = "\n".join(
                     next((part for part in reversed(line.split("\r")) if part.strip()), "") for line in lines
                 )
@@ -489,8 +501,19 @@ def check_site(html: Path, solutions: bool) -> None:
         problems.append("no exercise solution in the site")
     if not solutions and solved:
         problems.append(f"{solved} exercise solution(s) in the student site")
+    problems += [problem for page in pages for problem in output_problems(page)]
     if problems:
         raise SystemExit("the site fails its checks:\n  " + "\n  ".join(problems))
+
+
+def output_problems(page: Path) -> list[str]:
+    """What a page's outputs show that a reader should not see: a data frame pandas cut short ("… rows × …"), or
+    a path on the machine that built it."""
+    text = page.read_text(encoding="utf-8")
+    problems = [f"{relative(page)}: a truncated table ({m})" for m in re.findall(r"\d+ rows × \d+ columns", text)]
+    paths = {m.group(0) for m in MACHINE_PATH.finditer(re.sub(r"<[^>]+>", " ", text))}
+    problems += [f"{relative(page)}: a machine path in the page ({p})" for p in sorted(paths)[:3]]
+    return problems
 
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")  # Debian's package installs /usr/bin/chromium
