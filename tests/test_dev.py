@@ -582,3 +582,29 @@ def test_comparison_rows_name_hypotheses_only_one_run_declares():
         ["H5", "check", "holds", "+0.100", "not", "declared", "undefined"],
         ["H8", "secondary", "not", "declared", "undefined", "absent", "undefined"],
     ]
+
+
+def test_stored_outputs_show_no_machine_path(tmp_path):
+    root = f"{dev.ROOT}/"
+    text = (
+        f"{root}src/casestudies/x.py:85: RuntimeWarning\n/home/ann/.venv/lib/python3.11/site-packages/tqdm/auto.py:21"
+    )
+    assert dev.without_machine_paths(text) == "src/casestudies/x.py:85: RuntimeWarning\n…/tqdm/auto.py:21"
+    kept = "see https://example.org/home/page and 3/4 of a/b/c"
+    assert dev.without_machine_paths(kept) == kept  # URLs and fractions are not machine paths
+    notebook = tmp_path / "n.ipynb"
+    warning = {"output_type": "stream", "name": "stderr", "text": f"{root}src/a.py:1: Warn\n"}
+    cell = {"cell_type": "code", "source": "", "metadata": {}, "execution_count": 1, "outputs": [warning]}
+    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    dev.settle_streams(notebook)
+    assert json.loads(notebook.read_text())["cells"][0]["outputs"][0]["text"] == "src/a.py:1: Warn\n"
+
+
+def test_a_built_page_with_a_truncated_table_or_a_machine_path_is_a_problem(tmp_path):
+    page = tmp_path / "p.html"
+    page.write_text("<p>97 rows × 7 columns</p><pre><span>/work/main/.venv/lib/x.py:3:</span> warning</pre>")
+    problems = dev.output_problems(page)
+    assert len(problems) == 2 and "truncated table (97 rows × 7 columns)" in problems[0]
+    assert "/work/main/.venv/lib/x.py:3:" in problems[1]
+    page.write_text('<p>12 rows</p><a href="https://example.org/home/x">link</a>')
+    assert dev.output_problems(page) == []
