@@ -701,24 +701,17 @@ def glance_texts() -> dict[Path, str]:
     glance" box per chapter (included under its title) and the home page's verdict table. Runs in `.venv`."""
     import yaml
 
-    from casestudies.glance import glance, not_run, verdict_table
+    from casestudies.glance import glance, not_run, page_title, verdict_table
 
     leaks = yaml.safe_load((ROOT / "book" / "leaks.yml").read_text(encoding="utf-8"))
     files = [ROOT / "results" / f"{p.stem}.json" for p in chapters()]
     records = [json.loads(f.read_text()) for f in files if f.exists()]
     texts = {GLANCE_DIR / f"{f.stem}.md": not_run() for f in files}  # a new chapter, before its first run
     texts |= {GLANCE_DIR / f"{r['chapter']}.md": glance(r, leaks[r["chapter"]]["toy"]) for r in records}
-    links = {r["chapter"]: f"{{doc}}`{page_title(r['chapter'])} <../notebooks/{r['chapter']}>`" for r in records}
+    titles = {r["chapter"]: page_title(ROOT / "notebooks" / f"{r['chapter']}.ipynb") for r in records}
+    links = {c: f"{{doc}}`{title} <../notebooks/{c}>`" for c, title in titles.items()}
     texts[GLANCE_DIR / "verdicts.md"] = verdict_table(records, links)
     return texts
-
-
-def page_title(stem: str) -> str:
-    """A chapter's title as its page shows it (its first heading, without the chapter number): the question the
-    chapter now asks, which may be newer than the short title its last run wrote into the results file."""
-    first = json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text())["cells"][0]["source"]
-    heading = ("".join(first) if isinstance(first, list) else first).split("\n", 1)[0]
-    return re.sub(r"^#\s*\d+\.\s*", "", heading).strip()
 
 
 def write_glances() -> None:

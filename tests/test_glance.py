@@ -1,6 +1,8 @@
 """The "at a glance" box and the home page's verdict table, on a crafted results record."""
 
-from casestudies.glance import glance, not_run, seed_span, sentence, signed, verdict_table
+import json
+
+from casestudies.glance import glance, not_run, page_title, seed_span, sentence, signed, verdict_table
 
 
 def record(run="confirmation", seeds=(20, 21, 22, 23, 24)):
@@ -86,3 +88,10 @@ def test_sentences_get_a_capital_and_one_full_stop():
     assert sentence(" abc") == "Abc."
     assert sentence("Done.") == "Done."
     assert "No run" in not_run()
+
+
+def test_the_page_title_is_the_first_heading_without_its_number(tmp_path):
+    notebook = tmp_path / "n.ipynb"
+    cell = {"cell_type": "markdown", "metadata": {}, "source": ["# 3. Does warmth raise errors?\n", "\n", "text"]}
+    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    assert page_title(notebook) == "Does warmth raise errors?"

@@ -3,8 +3,11 @@ files so that no verdict or number on those pages is typed by hand."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from casestudies.verdict import HEADLINE
 
@@ -31,6 +34,14 @@ def sentence(text: str) -> str:
     """`text` with a capital first letter and a closing full stop."""
     text = text.strip()
     return text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+
+
+def page_title(notebook: str | Path) -> str:
+    """A chapter's title as its page shows it (its first heading, without the chapter number): the question the
+    chapter now asks, which may be newer than the short title its last run wrote into the results file."""
+    first = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"][0]["source"]
+    heading = ("".join(first) if isinstance(first, list) else first).split("\n", 1)[0]
+    return re.sub(r"^#\s*\d+\.\s*", "", heading).strip()
 
 
 def headlines(record: dict) -> list[dict]:
