@@ -743,7 +743,8 @@ def build_book(student: bool = False) -> None:
 
 
 def test(fast: bool = False) -> None:
-    """The whole suite: ruff, unit tests, every notebook at smoke scale under nbval, the book build. With `fast`,
+    """The whole suite: ruff, unit tests, every notebook at smoke scale and every chapter's `gpu` path as a dry run
+    (see `casestudies.scale.dry`) under nbval, the book build. With `fast`,
     ruff and the unit tests not marked `slow` only, for development."""
     py = python()
     sh(
@@ -766,16 +767,10 @@ def test(fast: bool = False) -> None:
     sh(py, "-m", "pytest", "tests")
     with tempfile.TemporaryDirectory(prefix="casestudies-results-") as results:
         notebooks = [str(p) for p in [*chapters(), TEMPLATE, *BOOK_PAGES]]
-        sh(
-            py,
-            "-m",
-            "pytest",
-            "--nbval-lax",
-            "-p",
-            "no:cacheprovider",
-            *notebooks,
-            env={"CASESTUDIES_SCALE": "smoke", "CASESTUDIES_RESULTS_DIR": results},
-        )
+        nbval = (py, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider")
+        sh(*nbval, *notebooks, env={"CASESTUDIES_SCALE": "smoke", "CASESTUDIES_RESULTS_DIR": results})
+        dry = {"CASESTUDIES_SCALE": "gpu", "CASESTUDIES_DRY": "1", "CASESTUDIES_RESULTS_DIR": f"{results}/dry"}
+        sh(*nbval, *map(str, chapters()), env=dry)  # every line a GPU reader runs, on CPU with smoke budgets
     build_book()
     build_book(student=True)
 

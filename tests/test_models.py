@@ -4,7 +4,8 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from casestudies.models import load_pretrained, tiny_causal_lm, word_tokenizer
+from casestudies.generation import token_ids
+from casestudies.models import byte_level_tokenizer, load_pretrained, stand_in_folder, tiny_causal_lm, word_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +58,24 @@ def test_load_pretrained_round_trips_a_local_model(tokenizer, tmp_path):
 def test_load_pretrained_explains_a_missing_model(tmp_path):
     with pytest.raises(OSError, match="save_pretrained"):
         load_pretrained(tmp_path / "nothing-here")
+
+
+def test_the_byte_level_tokenizer_round_trips_any_text_and_has_one_token_choices():
+    tok = byte_level_tokenizer()
+    for text in ("plain words", " 12 + 3 = 15.", "héllo wörld 😀\n\ttabs"):
+        assert tok.decode(tok(text)["input_ids"]) == text
+    assert len(set(token_ids(tok, (" A", " B", " 1", " 5")))) == 4  # one distinct token each
+    chat = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    assert chat == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert tok.convert_tokens_to_ids("<|im_end|>") == tok.eos_token_id != tok.pad_token_id
+
+
+def test_a_dry_run_loads_the_local_stand_in_for_a_model_it_does_not_have(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("CASESTUDIES_DRY", "1")
+    model, tok = load_pretrained(tmp_path / "no-such-model")
+    assert "stands in for" in capsys.readouterr().out
+    assert (stand_in_folder() / "model.safetensors").is_file() and model.config.hidden_size == 32
+    assert tok.chat_template and tok.decode(tok(" 7")["input_ids"]) == " 7"
+    monkeypatch.setenv("CASESTUDIES_DRY", "0")
+    with pytest.raises(OSError, match="save_pretrained"):
+        load_pretrained(tmp_path / "no-such-model")

@@ -45,6 +45,29 @@ def test_pick_gives_each_scale_its_budget_and_gpu_defaults_to_cpu():
     assert SCALES["cpu"].pick(smoke=1, cpu=2, override=None) == 2
 
 
+@pytest.mark.parametrize("flag", ["1", "yes", "TRUE"])
+def test_a_dry_run_takes_the_gpu_models_and_code_paths_with_smoke_budgets(monkeypatch, flag):
+    monkeypatch.setenv("CASESTUDIES_DRY", flag)
+    scale, gpu, smoke = get_scale("gpu"), SCALES["gpu"], SCALES["smoke"]
+    assert scale.dry and scale.name == "gpu" and scale.label == "gpu (dry run)"
+    assert (scale.width, scale.depth, scale.heads) == (gpu.width, gpu.depth, gpu.heads)
+    assert (scale.sft_steps, scale.rl_steps, scale.eval_items) == (smoke.sft_steps, smoke.rl_steps, smoke.eval_items)
+    assert scale.seeds == gpu.seeds[:2]
+    assert scale.pick(smoke=4, cpu=100, gpu=300) == 4 and scale.pick(smoke=0.0, cpu=0.2) == 0.0  # budgets capped
+    assert scale.pick(smoke=150, cpu=None) == 150
+    assert scale.pick(smoke=None, cpu=None, gpu="a/model") == "a/model"  # code paths: the gpu value
+    assert scale.pick(smoke=[], cpu=[], gpu=["honest"]) == ["honest"]
+    assert scale.pick(smoke=4, cpu=100, override=50) == 50
+    assert scale.pick(smoke=True, cpu=False, gpu=False) is False  # a switch is not a budget
+    assert not get_scale("cpu").dry and not get_scale("smoke").dry  # only the gpu preset has a dry run
+
+
+@pytest.mark.parametrize("flag", ["", "0", "no", "false"])
+def test_without_the_dry_flag_gpu_is_the_real_preset(monkeypatch, flag):
+    monkeypatch.setenv("CASESTUDIES_DRY", flag)
+    assert get_scale("gpu") == SCALES["gpu"] and SCALES["gpu"].label == "gpu"
+
+
 @pytest.mark.parametrize("bad", [-1, -3, 2**32, 2**64, 1.5, "a", True])
 def test_bad_seeds_fail_at_once_with_one_message(bad):
     with pytest.raises(ValueError, match="a seed must be a whole number from 0 to 4294967295"):

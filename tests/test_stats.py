@@ -463,6 +463,19 @@ def test_results_go_to_the_book_root_and_smoke_runs_stay_apart(tmp_path, monkeyp
     assert [r["scale"] for r in read_results(tmp_path / "results")] == ["cpu"]
 
 
+def test_a_dry_run_of_the_gpu_path_stays_apart_and_is_never_a_confirmation(tmp_path, monkeypatch, capsys):
+    (tmp_path / "_toc.yml").write_text("root: intro\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    monkeypatch.delenv("CASESTUDIES_RESULTS_DIR", raising=False)
+    monkeypatch.setenv("CASESTUDIES_DRY", "1")
+    conclude("00-test", "a test", results_with({0: -0.1, 1: -0.12}), [LOWER_BRIER], get_scale("gpu"), 1.0, [9])
+    record = json.loads((tmp_path / "results" / "dry" / "00-test.json").read_text())
+    assert record["scale"] == "gpu (dry run)" and record["run"] == "design" and problems(record) == []
+    assert "a dry run: a wiring check" in capsys.readouterr().out
+    assert not (tmp_path / "results" / "00-test.json").exists()
+
+
 def test_difference_table_pairs_by_seed_one_row_per_contrast():
     results = results_with({0: -0.1, 1: -0.2, 2: -0.3})
     extra = tidy([{"arm": "treat", "seed": s, "condition": "late", "brier": 0.3 + d} for s, d in ((0, 0.1), (1, 0.3))])

@@ -6,14 +6,17 @@ downloaded; `load_pretrained` is the `gpu`-scale path to a real small model.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer
-from tokenizers.models import WordLevel
-from tokenizers.pre_tokenizers import WhitespaceSplit
+from tokenizers import Tokenizer, decoders
+from tokenizers.models import BPE, WordLevel
+from tokenizers.pre_tokenizers import ByteLevel, WhitespaceSplit
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -23,6 +26,9 @@ from transformers import (
     PreTrainedTokenizerBase,
     PreTrainedTokenizerFast,
 )
+
+from casestudies import __version__
+from casestudies.scale import dry_run
 
 SPECIAL_TOKENS = {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<bos>", "eos_token": "<eos>"}
 
@@ -77,13 +83,61 @@ def tiny_causal_lm(
     return model
 
 
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def byte_level_tokenizer() -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer with a ChatML chat template, shaped like a real instruct model's (Qwen's): any
+    text round-trips, and a space plus one printable character (" A", " 7") is one token, as one-token answer
+    choices need. The stand-in for a pretrained model's tokenizer in dry runs and tests."""
+    alphabet = sorted(ByteLevel.alphabet())
+    space = "\u0120"  # byte-level's character for " "
+    merges = [(space, chr(c)) for c in range(33, 127)]
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    vocab = {token: i for i, token in enumerate([*alphabet, *(a + b for a, b in merges), *specials])}
+    core = Tokenizer(BPE(vocab=vocab, merges=merges))
+    core.pre_tokenizer = ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=specials[1:2],
+    )
+    tokenizer.chat_template = CHATML
+    return tokenizer
+
+
+def stand_in_folder() -> Path:
+    """A tiny causal LM with `byte_level_tokenizer`, saved once with `save_pretrained` to a temporary folder:
+    what a dry run loads in place of a Hub model, through the same `from_pretrained` calls."""
+    folder = Path(tempfile.gettempdir()) / f"casestudies-stand-in-{__version__}"
+    if not (folder / "config.json").is_file():
+        building = Path(tempfile.mkdtemp(prefix="casestudies-stand-in-"))
+        tokenizer = byte_level_tokenizer()
+        tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, max_positions=1024).save_pretrained(building)
+        tokenizer.save_pretrained(building)
+        try:
+            os.replace(building, folder)
+        except OSError:  # another process saved it first
+            shutil.rmtree(building, ignore_errors=True)
+    return folder
+
+
 def load_pretrained(
     name_or_path: str | Path, dtype: torch.dtype | str = "auto", device: str | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a causal LM and its tokenizer from the Hub or a local folder: safetensors only, no remote code.
 
-    Used at `gpu` scale for a real small model; a clear `OSError` says what was not found.
+    Used at `gpu` scale for a real small model; a clear `OSError` says what was not found. In a dry run
+    (`$CASESTUDIES_DRY`) a name that is not a local folder loads `stand_in_folder()` instead.
     """
+    if dry_run() and not Path(name_or_path).is_dir():
+        print(f"dry run: a tiny local model (saved with save_pretrained) stands in for {name_or_path}")
+        name_or_path = stand_in_folder()
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(

@@ -78,8 +78,9 @@ class Chapter:
         workers = stats.workers_for(len(s.seeds))
         how = f"in {workers} worker processes" if workers > 1 else "one after another"
         print(f"scale: {s.name} ({s.description}); seeds {list(s.seeds)}, run {how}")
-        if s.name == "smoke":
-            print("smoke scale checks that every cell runs: the numbers below are noise, not results.")
+        if s.name == "smoke" or s.dry:
+            what = "a dry run" if s.dry else "smoke scale"
+            print(f"{what} checks that every cell runs: the numbers below are noise, not results.")
         if s.name == "cpu" and torch.cuda.is_available():
             print("a GPU is available: set SCALE = 'gpu' (or CASESTUDIES_SCALE=gpu) for wider models and more seeds")
         if self.custom_seeds:
@@ -92,7 +93,7 @@ class Chapter:
         if self.scale is None:
             raise RuntimeError("call chapter.start() after the parameters cell first")
         self.design_seeds = [validate_seed(s) for s in design_seeds]
-        kind = run_kind(self.scale.name, self.scale.seeds, self.design_seeds)
+        kind = run_kind(self.scale.label, self.scale.seeds, self.design_seeds)
         print(
             f"design seeds {compact(self.design_seeds)}; this run's seeds {compact(self.scale.seeds)}: "
             + ("a confirmation run" if kind == stats.CONFIRMATION else "not a confirmation run (design seeds or smoke)")
@@ -139,7 +140,7 @@ class Chapter:
         minutes = (time.time() - self.started) / 60
         device = f"CUDA: {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "no GPU"
         return (
-            f"Run at scale '{self.scale.name}' with seeds {list(self.scale.seeds)} in {minutes:.1f} min wall time on "
+            f"Run at scale '{self.scale.label}' with seeds {list(self.scale.seeds)} in {minutes:.1f} min wall time on "
             f"{stats.usable_cores()} CPU cores ({device}); casestudies {__version__}, torch {env['torch']}, "
             f"transformers {env['transformers']}, trl {env['trl']}, Python {env['python']}, "
             f"commit {stats.git_commit() or 'unknown'}."

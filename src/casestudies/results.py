@@ -32,7 +32,7 @@ One JSON object per chapter, `results/<chapter>.json` (schema 3):
   schema_version   int, 3
   chapter          str, the notebook's stem, e.g. "01-binary-reward-calibration"
   title            str, the finding in a few words
-  scale            str, "smoke" | "cpu" | "gpu"
+  scale            str, "smoke" | "cpu" | "gpu" | "gpu (dry run)"
   seeds            list[int], the seeds of this run
   design_seeds     list[int], every seed used while the design was chosen (pilots included)
   run              str, "confirmation" (seeds disjoint from design_seeds, not smoke) | "design"
@@ -105,19 +105,20 @@ def git_commit() -> str | None:
 
 
 def run_kind(scale: str, seeds: Sequence[int], design_seeds: Sequence[int]) -> str:
-    """`confirmation` for a non-smoke run on seeds no design run used, else `design`."""
-    return CONFIRMATION if scale != "smoke" and not set(seeds) & set(design_seeds) else DESIGN
+    """`confirmation` for a `cpu` or `gpu` run on seeds no design run used, else `design` (smoke and dry runs
+    included: they check that code runs, not a claim)."""
+    return CONFIRMATION if scale in ("cpu", "gpu") and not set(seeds) & set(design_seeds) else DESIGN
 
 
 def output_dir(scale: Scale, custom_seeds: bool, directory: str | Path | None = None) -> Path:
     """Where `conclude` writes: `directory`, else `results_dir()`, with a smoke run's file in its `smoke/`
-    subfolder (unless `$CASESTUDIES_RESULTS_DIR` is set) and a run on seeds other than the chapter's own in
-    `custom/`, so neither replaces the results of the published run."""
+    subfolder and a dry run's in `dry/` (unless `$CASESTUDIES_RESULTS_DIR` is set) and a run on seeds other than
+    the chapter's own in `custom/`, so none replaces the results of the published run."""
     if directory is not None:
         return Path(directory)
     out = results_dir()
-    if scale.name == "smoke" and not os.environ.get(RESULTS_DIR_VAR):
-        out = out / "smoke"
+    if (scale.name == "smoke" or scale.dry) and not os.environ.get(RESULTS_DIR_VAR):
+        out = out / ("dry" if scale.dry else "smoke")
     return out / "custom" if custom_seeds else out
 
 
@@ -152,10 +153,10 @@ def record_of(
         "schema_version": RESULTS_SCHEMA_VERSION,
         "chapter": chapter,
         "title": title,
-        "scale": scale.name,
+        "scale": scale.label,
         "seeds": seeds,
         "design_seeds": design,
-        "run": run_kind(scale.name, seeds, design),
+        "run": run_kind(scale.label, seeds, design),
         "plan": {name: asdict(p) for name, p in (plan or {}).items()},
         "parameters": parameters or {},
         "git_commit": git_commit(),
@@ -215,12 +216,12 @@ def conclude(
     verdict = evaluate(results, hypotheses)
     record = record_of(chapter, title, results, verdict, scale, wall_time_s, design_seeds, parameters, plan)
     path = write_record(record, output_dir(scale, custom_seeds, directory))
-    if scale.name == "smoke":
-        print("(smoke scale: a wiring check, the numbers below are noise)")
+    if scale.name == "smoke" or scale.dry:
+        print(f"({'a dry run' if scale.dry else 'smoke scale'}: a wiring check, the numbers below are noise)")
     elif record["run"] == DESIGN:
         print(f"(seeds {record['seeds']} include design seeds: a provisional, not a confirmation, run)")
     print(verdict)
-    where = {"smoke": "the smoke-runs folder", "custom": "the custom-seeds folder"}.get(
+    where = {"smoke": "the smoke-runs folder", "dry": "the dry-runs folder", "custom": "the custom-seeds folder"}.get(
         path.parent.name, "the results folder"
     )
     print(f"results written: {path.name} in {where}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 ENV_VAR = "CASESTUDIES_SCALE"
+DRY_VAR = "CASESTUDIES_DRY"  # set (to 1) with the `gpu` scale: its code paths on CPU with `smoke` budgets
 PILOT_SEEDS_FROM = 1000  # pilots and explorations use seeds >= this, never a reported seed
 
 T = TypeVar("T")
@@ -35,6 +36,12 @@ class Scale:
     generations: int
     eval_items: int
     description: str
+    dry: bool = False
+
+    @property
+    def label(self) -> str:
+        """The name a results file records: the preset's, marked when this is a dry run."""
+        return f"{self.name} (dry run)" if self.dry else self.name
 
     def with_seeds(self, seeds: Iterable[int] | int | str | None) -> Scale:
         """The same preset with other seeds (`None` keeps the preset's).
@@ -57,10 +64,18 @@ class Scale:
     def pick(self, smoke: T, cpu: T, gpu: T | None = None, override: T | None = None) -> T:
         """A chapter's own budget at this scale, or `override` when it is not None (a reader's value from the
         parameters cell; 0 is a value, not "unset"). `gpu` defaults to the `cpu` value (tiny models are bound by
-        per-step overhead on a GPU, so the `gpu` scale buys width and seeds, not steps)."""
+        per-step overhead on a GPU, so the `gpu` scale buys width and seeds, not steps). In a dry run a number
+        is capped at its `smoke` value; anything else (a model name, a list of arms) is the `gpu` one."""
         if override is not None:
             return override
+        if self.dry and is_number(smoke):
+            return smoke
         return {"smoke": smoke, "cpu": cpu, "gpu": cpu if gpu is None else gpu}[self.name]
+
+
+def is_number(value: object) -> bool:
+    """Whether `value` is an int or float (not a bool): a budget a dry run may cap."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -134,6 +149,28 @@ SCALES: dict[str, Scale] = {
 }
 
 
+def dry_run() -> bool:
+    """Whether `$CASESTUDIES_DRY` asks for dry runs (any value but empty, 0, false or no)."""
+    return os.environ.get(DRY_VAR, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def dry(scale: Scale) -> Scale:
+    """`scale`'s dry run: its model sizes and code paths, with `smoke`'s step counts, evaluation sizes and two
+    seeds, so CI runs on CPU every line a reader at that scale runs (`pick` caps the chapters' own budgets)."""
+    small = SCALES["smoke"]
+    return replace(
+        scale,
+        dry=True,
+        seeds=scale.seeds[:2],
+        sft_steps=small.sft_steps,
+        rl_steps=small.rl_steps,
+        prompts_per_step=small.prompts_per_step,
+        generations=small.generations,
+        eval_items=small.eval_items,
+        description=f"a dry run of the {scale.name} path on CPU with smoke budgets; numbers are noise",
+    )
+
+
 def default_scale_name() -> str:
     """The scale used when none is named: `cpu`, also on a GPU runtime, until the chapters' `gpu` path has been
     timed on a real GPU (`benchmarks/timings.json`); a reader on a GPU chooses it with `CASESTUDIES_SCALE=gpu`."""
@@ -153,6 +190,8 @@ def scale_name(chosen: str) -> str:
 
 
 def get_scale(name: str | None = None) -> Scale:
-    """Return the preset called `name`, else `$CASESTUDIES_SCALE`, else the default (see `scale_name`)."""
+    """Return the preset called `name`, else `$CASESTUDIES_SCALE`, else the default (see `scale_name`); the
+    `gpu` preset's dry run (see `dry`) when `$CASESTUDIES_DRY` is set."""
     chosen = name if name is not None else os.environ.get(ENV_VAR) or default_scale_name()
-    return SCALES[scale_name(chosen)]
+    scale = SCALES[scale_name(chosen)]
+    return dry(scale) if scale.name == "gpu" and dry_run() else scale
