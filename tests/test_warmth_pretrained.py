@@ -1,9 +1,12 @@
 """Chapter 3's real-model path: a pretrained model loaded from disk is LoRA-tuned and measured, end to end."""
 
+import pytest
+
 from casestudies.models import word_tokenizer
 from casestudies.tasks import warmth as w
 
 
+@pytest.mark.slow
 def test_chapter_3_runs_with_a_local_pretrained_model(run_with_local_model):
     plain = word_tokenizer(["x"])  # no chat template: the conversations use the plain turn layout
     texts = [it["prompt"] + it["completion"] for it in w.conversation_items(400, 0, 0.5, plain)]
