@@ -46,11 +46,11 @@ def test_pick_gives_each_scale_its_budget_and_gpu_defaults_to_cpu():
 
 
 @pytest.mark.parametrize("flag", ["1", "yes", "TRUE"])
-def test_a_dry_run_takes_the_gpu_models_and_code_paths_with_smoke_budgets(monkeypatch, flag):
+def test_a_dry_run_takes_the_gpu_code_paths_with_smoke_sizes_and_budgets(monkeypatch, flag):
     monkeypatch.setenv("CASESTUDIES_DRY", flag)
     scale, gpu, smoke = get_scale("gpu"), SCALES["gpu"], SCALES["smoke"]
     assert scale.dry and scale.name == "gpu" and scale.label == "gpu (dry run)"
-    assert (scale.width, scale.depth, scale.heads) == (gpu.width, gpu.depth, gpu.heads)
+    assert (scale.width, scale.depth, scale.heads) == (smoke.width, smoke.depth, smoke.heads)
     assert (scale.sft_steps, scale.rl_steps, scale.eval_items) == (smoke.sft_steps, smoke.rl_steps, smoke.eval_items)
     assert scale.seeds == gpu.seeds[:2]
     assert scale.pick(smoke=4, cpu=100, gpu=300) == 4 and scale.pick(smoke=0.0, cpu=0.2) == 0.0  # budgets capped

@@ -155,13 +155,17 @@ def dry_run() -> bool:
 
 
 def dry(scale: Scale) -> Scale:
-    """`scale`'s dry run: its model sizes and code paths, with `smoke`'s step counts, evaluation sizes and two
-    seeds, so CI runs on CPU every line a reader at that scale runs (`pick` caps the chapters' own budgets)."""
+    """`scale`'s dry run: its code paths with `smoke`'s model sizes, step counts, evaluation sizes and two seeds,
+    so CI runs on CPU every line a reader at that scale runs (`pick` caps the chapters' own budgets). A
+    `gpu`-sized model costs about 250 times a `smoke` one per step on one CPU thread, and runs the same lines."""
     small = SCALES["smoke"]
     return replace(
         scale,
         dry=True,
         seeds=scale.seeds[:2],
+        width=small.width,
+        depth=small.depth,
+        heads=small.heads,
         sft_steps=small.sft_steps,
         rl_steps=small.rl_steps,
         prompts_per_step=small.prompts_per_step,
