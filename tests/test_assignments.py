@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
-import dev
+from devtools import assignments, paths
+from devtools.colab import install_spec
+from devtools.environment import TORCH_CPU, TORCH_CPU_INDEX
 
-CHAPTERS = dev.chapters()
+CHAPTERS = paths.chapters()
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
-    return dev.build_assignments(tmp_path_factory.mktemp("assignments"))
+    return assignments.build_assignments(tmp_path_factory.mktemp("assignments"))
 
 
 def grade(dist: Path, submission: Path, out: Path) -> tuple[float, float, str]:
@@ -63,23 +65,23 @@ def grades(built, tmp_path_factory) -> dict[tuple[str, str], tuple[float, float,
 
 def test_every_chapter_has_a_code_exercise_with_a_check():
     for notebook in CHAPTERS:
-        exercise = dev.code_exercise(notebook)
+        exercise = assignments.code_exercise(notebook)
         assert exercise is not None, notebook.name
         assert exercise["helper"].startswith("check_") and exercise["function"] in exercise["solution"]
 
 
 def test_the_solution_cell_keeps_the_signature_and_hides_the_body():
     code = "import math\n\ndef f(x):\n    y = x + 1\n    return y"
-    assert dev._with_solution_markers(code) == (
+    assert assignments._with_solution_markers(code) == (
         "import math\n\ndef f(x):\n    # BEGIN SOLUTION\n    y = x + 1\n    return y\n    # END SOLUTION"
     )
     with pytest.raises(ValueError, match="one function"):
-        dev._with_solution_markers("def f():\n    pass\ndef g():\n    pass")
+        assignments._with_solution_markers("def f():\n    pass\ndef g():\n    pass")
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem[:2])
 def test_student_copy_hides_the_solution(built, notebook):
-    exercise = dev.code_exercise(notebook)
+    exercise = assignments.code_exercise(notebook)
     student = json.loads(next((built[notebook.stem] / "student").glob("*.ipynb")).read_text())
     code = "\n".join("".join(cell["source"]) for cell in student["cells"] if cell["cell_type"] == "code")
     assert f"def {exercise['function']}(" in code
@@ -104,11 +106,11 @@ def test_the_autograder_installs_the_package_and_the_student_can_run_the_public_
     with zipfile.ZipFile(next((built[notebook.stem] / "autograder").glob("*.zip"))) as archive:
         environment = archive.read("environment.yml").decode()
         tests = [archive.read(n).decode() for n in archive.namelist() if n.startswith("tests/")]
-    assert dev.install_spec() in environment and dev.TORCH_CPU in environment and dev.TORCH_CPU_INDEX in environment
+    assert install_spec() in environment and TORCH_CPU in environment and TORCH_CPU_INDEX in environment
     assert len(tests) == 1 and "'hidden': False" in tests[0]
     student = json.loads(next((built[notebook.stem] / "student").glob("*.ipynb")).read_text())
     code = "\n".join("".join(cell["source"]) for cell in student["cells"] if cell["cell_type"] == "code")
-    assert f"from casestudies.exercises import {dev.code_exercise(notebook)['helper']}" in code
+    assert f"from casestudies.exercises import {assignments.code_exercise(notebook)['helper']}" in code
     assert "grader = otter.Notebook(" in code and "grader.check(" in code
 
 
@@ -117,16 +119,16 @@ def test_a_class_is_graded_into_one_table(tmp_path, monkeypatch):
     message, in one CSV a teacher can upload."""
     import csv
 
-    monkeypatch.setattr(dev, "ASSIGNMENTS_DIR", tmp_path / "assignments")
-    notebook = dev.chapter("02")
-    dist = dev.build_assignments(tmp_path / "assignments", only=[notebook])[notebook.stem]
+    monkeypatch.setattr(paths, "ASSIGNMENTS_DIR", tmp_path / "assignments")
+    notebook = paths.chapter("02")
+    dist = assignments.build_assignments(tmp_path / "assignments", only=[notebook])[notebook.stem]
     submissions = tmp_path / "class"
     submissions.mkdir()
     (submissions / "ada.ipynb").write_text(next((dist / "autograder").glob("*.ipynb")).read_text())
     student = next((dist / "student").glob("*.ipynb"))
     (submissions / "bo.ipynb").write_text(student.read_text())
     wrong_answer(student, submissions / "cy.ipynb")
-    table = dev.grade_class(notebook, submissions)
+    table = assignments.grade_class(notebook, submissions)
     rows = list(csv.DictReader(table.open()))
     assert [r["submission"] for r in rows] == ["ada.ipynb", "bo.ipynb", "cy.ipynb"]
     assert float(rows[0]["score"]) == float(rows[0]["out of"]) > 0

@@ -118,16 +118,16 @@ def test_the_colab_install_cell_installs_the_books_pinned_release(notebook):
     """The repository and the pin are named once, in `_config.yml` (`repository.url`, which sets the launch and
     repository buttons too, and `repository.install_ref`, this package version's release tag): each chapter's
     first code cell installs exactly that, so a student's Colab runs the code the book was built with."""
-    import dev
     from casestudies import __version__
+    from devtools.colab import INSTALL, install_spec
 
     repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
     assert repository["install_ref"] == f"v{__version__}"
-    assert dev.install_spec() == f"casestudies @ git+{repository['url']}@v{__version__}"
+    assert install_spec() == f"casestudies @ git+{repository['url']}@v{__version__}"
     cells = json.loads(notebook.read_text())["cells"]
     first = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
-    installs = dev.INSTALL.findall(first)
-    assert installs == [f'"{dev.install_spec()}"'], f"{notebook.name} installs {installs}"
+    installs = INSTALL.findall(first)
+    assert installs == [f'"{install_spec()}"'], f"{notebook.name} installs {installs}"
     assert 'if "google.colab" in sys.modules:' in first  # only in Colab: elsewhere the package is installed
 
 
@@ -168,11 +168,11 @@ def test_the_book_says_how_it_may_be_used_and_cited():
 def test_the_generated_glance_pages_are_the_results_files_and_every_chapter_opens_with_its_box():
     """`book/_generated/` holds what the results files say now (rewritten by `dev.py run` and `dev.py book`), each
     chapter includes its box right under its title, and the home page includes the verdict table."""
-    import dev
+    from devtools.site import glance_texts
 
-    expected = dev.glance_texts()
+    expected = glance_texts()
     on_disk = {p: p.read_text(encoding="utf-8") for p in (ROOT / "book" / "_generated").glob("*.md")}
-    assert on_disk == expected, "book/_generated/ is stale: run `python dev.py book` (or dev.write_glances())"
+    assert on_disk == expected, "book/_generated/ is stale: run `python dev.py book` (or devtools.site.write_glances())"
     for notebook in NOTEBOOKS:
         first = "".join(json.loads(notebook.read_text())["cells"][0]["source"]).split("\n")
         assert first[0].startswith("# ") and first[2] == f"```{{include}} ../book/_generated/{notebook.stem}.md", (

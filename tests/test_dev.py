@@ -1,4 +1,5 @@
-"""dev.py: the environment it uses, when it installs, how it re-executes notebooks and settles their outputs."""
+"""dev.py and devtools/: the environment they use, when they install, how they re-execute notebooks and settle their
+outputs, the site and browser checks, replications and new chapters."""
 
 import json
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import dev
+from devtools import browser, colab, environment, notebooks, paths, replicate, scaffold, site
 
 
 def test_settle_streams_keeps_the_final_state_of_redrawn_lines(tmp_path):
@@ -25,7 +27,7 @@ def test_settle_streams_keeps_the_final_state_of_redrawn_lines(tmp_path):
         {"cell_type": "markdown", "source": "text", "metadata": {}},
     ]
     notebook.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    dev.settle_streams(notebook)
+    notebooks.settle_streams(notebook)
     settled = json.loads(notebook.read_text())["cells"]
     assert [(o["name"], o["text"]) for o in settled[0]["outputs"]] == [
         ("stderr", "bar: 100%| 2/2\n"),
@@ -33,6 +35,17 @@ def test_settle_streams_keeps_the_final_state_of_redrawn_lines(tmp_path):
         ("stderr", "next: 100%|\n"),
     ]
     assert "outputs" not in settled[1]
+
+
+def test_dev_py_and_devtools_load_with_the_standard_library_alone():
+    """`new`, `settle`, `colab` and `browse` run before any set-up, from a Python with nothing installed: importing
+    dev.py (and with it every module of devtools/) may load nothing else."""
+    check = (
+        "import sys; before = set(sys.modules); import dev; "
+        "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names)))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", check], cwd=paths.ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "['dev', 'devtools']"
 
 
 # Which environment dev.py uses: an active virtual or conda environment, but never conda's base.
@@ -66,10 +79,10 @@ def activate(monkeypatch, prefix, name=None, conda_exe=None):
 def test_conda_base_is_not_the_projects_environment(conda, monkeypatch):
     root, _ = conda
     activate(monkeypatch, root, name="base", conda_exe=root / "bin" / "conda")
-    assert dev.is_conda_base()
-    assert not dev.in_environment()
-    assert Path(dev.python()).parent.parent == dev.VENV
-    note = dev.environment_note()
+    assert environment.is_conda_base()
+    assert not environment.in_environment()
+    assert Path(environment.python()).parent.parent == paths.VENV
+    note = environment.environment_note()
     assert "base" in note and ".venv" in note and "environment.yml" in note
 
 
@@ -83,21 +96,21 @@ def test_conda_base_is_recognised_without_its_name(conda, monkeypatch, clue):
     elif clue == "mamba_root":
         monkeypatch.setenv("MAMBA_ROOT_PREFIX", str(root))
         (root / "condabin").rmdir()
-    assert dev.is_conda_base()
-    assert not dev.in_environment()
+    assert environment.is_conda_base()
+    assert not environment.in_environment()
 
 
 def test_a_named_or_prefix_conda_environment_is_used_as_it_is(conda, monkeypatch, tmp_path):
     root, project = conda
     activate(monkeypatch, project, name="objectives-reliability", conda_exe=root / "bin" / "conda")
-    assert not dev.is_conda_base()
-    assert dev.in_environment()
-    assert dev.python() == sys.executable
-    assert dev.environment_note() is None
+    assert not environment.is_conda_base()
+    assert environment.in_environment()
+    assert environment.python() == sys.executable
+    assert environment.environment_note() is None
     elsewhere = tmp_path / "work" / "env"
     (elsewhere / "conda-meta").mkdir(parents=True)
     activate(monkeypatch, elsewhere, name=str(elsewhere))
-    assert dev.in_environment()
+    assert environment.in_environment()
 
 
 def test_an_active_conda_environment_belonging_to_another_python_is_not_used(conda, monkeypatch, tmp_path):
@@ -105,24 +118,24 @@ def test_an_active_conda_environment_belonging_to_another_python_is_not_used(con
     activate(monkeypatch, project, name="objectives-reliability", conda_exe=root / "bin" / "conda")
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "usr"))
     monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "usr"))
-    assert not dev.in_environment()
-    assert "is not its own" in dev.environment_note()
+    assert not environment.in_environment()
+    assert "is not its own" in environment.environment_note()
 
 
 def test_a_virtual_environment_is_used_whatever_conda_says(conda, monkeypatch, tmp_path):
     root, _ = conda
     activate(monkeypatch, root, name="base")
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))  # a venv made from conda's base Python
-    assert dev.in_environment()
-    assert dev.environment_note() is None
+    assert environment.in_environment()
+    assert environment.environment_note() is None
 
 
 def test_no_environment_at_all(conda, monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "usr"))
     monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "usr"))
-    assert not dev.is_conda_base()
-    assert not dev.in_environment()
-    assert dev.environment_note() is None
+    assert not environment.is_conda_base()
+    assert not environment.in_environment()
+    assert environment.environment_note() is None
 
 
 # The install is skipped when nothing it depends on changed.
@@ -143,7 +156,7 @@ def test_needs_install_until_a_matching_stamp_is_written(tmp_path):
     assert dev.needs_install(stamp, expected)
     stamp.write_text(expected + "\n")
     assert not dev.needs_install(stamp, expected)
-    assert dev.needs_install(stamp, dev.install_stamp("changed", "", sys.executable, str(dev.ROOT)))
+    assert dev.needs_install(stamp, dev.install_stamp("changed", "", sys.executable, str(paths.ROOT)))
 
 
 # Re-executing a notebook: replaced only when every cell ran; smoke runs never replace it.
@@ -161,9 +174,9 @@ def checkout(tmp_path, monkeypatch):
         ("EXECUTING_DIR", build / "executing"),
         ("FINISHED_DIR", build / "finished"),
     ]:
-        monkeypatch.setattr(dev, name, value)
-    monkeypatch.setattr(dev, "python", lambda: "python")
-    monkeypatch.setattr(dev, "write_glances", lambda: None)  # the stand-in repo has no book to write into
+        monkeypatch.setattr(paths, name, value)
+    monkeypatch.setattr(notebooks, "python", lambda: "python")
+    monkeypatch.setattr(notebooks, "write_glances", lambda: None)  # the stand-in repo has no book to write into
     notebook = root / "notebooks" / "01-chapter.ipynb"
     notebook.parent.mkdir(parents=True)
     cell = {"cell_type": "code", "source": "", "metadata": {}, "execution_count": 1, "outputs": []}
@@ -176,7 +189,14 @@ def checkout(tmp_path, monkeypatch):
         if during is not None:
             during()
         source, output = Path(command[-2]), Path(command[-1])
-        calls.append({"cwd": command[command.index("--cwd") + 1], "scale": env.get("CASESTUDIES_SCALE"), "out": output})
+        calls.append(
+            {
+                "cwd": command[command.index("--cwd") + 1],
+                "timeout": command[command.index("--execution-timeout") + 1],
+                "scale": env.get("CASESTUDIES_SCALE"),
+                "out": output,
+            }
+        )
         if writes:  # as a chapter does: its results file first (the verdict cell), then the executed notebook
             results = Path(env["CASESTUDIES_RESULTS_DIR"])
             results.mkdir(parents=True, exist_ok=True)
@@ -192,7 +212,7 @@ def checkout(tmp_path, monkeypatch):
 
     def use(returncode=0, writes=True, reports=None, during=None):
         monkeypatch.setattr(
-            dev.subprocess,
+            notebooks.subprocess,
             "run",
             lambda command, cwd, env: papermill(command, cwd, env, returncode, writes, reports, during),
         )
@@ -208,26 +228,27 @@ def outputs(notebook):
 def test_a_successful_run_replaces_the_notebook_settled(checkout, monkeypatch):
     notebook, calls, _ = checkout
     glances = []
-    monkeypatch.setattr(dev, "write_glances", lambda: glances.append(True))
-    assert dev.execute(notebook, "cpu")
+    monkeypatch.setattr(notebooks, "write_glances", lambda: glances.append(True))
+    assert notebooks.execute(notebook, "cpu")
     assert glances == [True]  # the pages that open with its verdict are rewritten from the new results file
     assert calls[0]["cwd"] == str(notebook.parent) and calls[0]["scale"] == "cpu"
+    assert calls[0]["timeout"] == str(notebooks.CELL_TIMEOUT)  # a cell that hangs fails the run, not the machine
     assert calls[0]["out"] != notebook and calls[0]["out"].suffix == ".ipynb"  # executed into a temporary file
     assert outputs(notebook) == ["bar: 100%\n", "run at cpu\n"]
     assert notebook.stat().st_mode & 0o777 == 0o644
-    assert list(dev.EXECUTING_DIR.iterdir()) == []
-    assert json.loads((dev.ROOT / "results" / "01-chapter.json").read_text()) == {"scale": "cpu"}
+    assert list(paths.EXECUTING_DIR.iterdir()) == []
+    assert json.loads((paths.ROOT / "results" / "01-chapter.json").read_text()) == {"scale": "cpu"}
 
 
 def test_a_smoke_run_leaves_the_books_verdict_pages_alone(checkout, monkeypatch):
     notebook, _, _ = checkout
-    monkeypatch.setattr(dev, "write_glances", lambda: pytest.fail("a smoke run rewrote the verdict pages"))
-    assert dev.execute(notebook, "smoke")
+    monkeypatch.setattr(notebooks, "write_glances", lambda: pytest.fail("a smoke run rewrote the verdict pages"))
+    assert notebooks.execute(notebook, "smoke")
 
 
 def test_without_a_scale_the_notebook_chooses_its_own_default(checkout):
     notebook, calls, _ = checkout
-    assert dev.execute(notebook, None)
+    assert notebooks.execute(notebook, None)
     assert calls[0]["scale"] is None and outputs(notebook)[-1] == "run at None\n"
 
 
@@ -235,47 +256,47 @@ def test_a_failed_run_leaves_the_notebook_and_keeps_the_failed_copy(checkout, ca
     notebook, _, use = checkout
     before = notebook.read_bytes()
     use(returncode=1)
-    assert not dev.execute(notebook, "cpu")
+    assert not notebooks.execute(notebook, "cpu")
     assert notebook.read_bytes() == before
-    failed = dev.FAILED_DIR / "notebooks" / notebook.name
+    failed = paths.FAILED_DIR / "notebooks" / notebook.name
     assert outputs(failed)[-1] == "run at cpu\n"
     assert "FAILED: notebooks/01-chapter.ipynb" in capsys.readouterr().out
-    assert list(dev.EXECUTING_DIR.iterdir()) == []
-    assert not (dev.ROOT / "results").exists()  # the results file of a failed run never joins the committed ones
+    assert list(paths.EXECUTING_DIR.iterdir()) == []
+    assert not (paths.ROOT / "results").exists()  # the results file of a failed run never joins the committed ones
 
 
 def test_a_run_that_never_started_leaves_nothing_behind(checkout):
     notebook, _, use = checkout
     before = notebook.read_bytes()
     use(returncode=1, writes=False)
-    assert not dev.execute(notebook, "gpu")
+    assert not notebooks.execute(notebook, "gpu")
     assert notebook.read_bytes() == before
-    assert list(dev.EXECUTING_DIR.iterdir()) == []
-    assert not dev.FAILED_DIR.exists()
+    assert list(paths.EXECUTING_DIR.iterdir()) == []
+    assert not paths.FAILED_DIR.exists()
 
 
 def test_a_smoke_run_never_replaces_the_committed_notebook(checkout, capsys):
     notebook, calls, _ = checkout
     before = notebook.read_bytes()
-    assert dev.execute(notebook, "smoke")
+    assert notebooks.execute(notebook, "smoke")
     assert notebook.read_bytes() == before
-    copy = dev.SMOKE_DIR / "notebooks" / notebook.name
+    copy = paths.SMOKE_DIR / "notebooks" / notebook.name
     assert outputs(copy) == ["bar: 100%\n", "run at smoke\n"]
     assert calls[0]["cwd"] == str(notebook.parent)  # relative paths resolve as in the original's folder
     assert "_build/smoke/notebooks/01-chapter.ipynb" in capsys.readouterr().out
-    assert (dev.ROOT / "results" / "smoke" / "01-chapter.json").exists()  # where Jupyter's smoke runs write too
-    assert not (dev.ROOT / "results" / "01-chapter.json").exists()
+    assert (paths.ROOT / "results" / "smoke" / "01-chapter.json").exists()  # where Jupyter's smoke runs write too
+    assert not (paths.ROOT / "results" / "01-chapter.json").exists()
 
 
 def test_the_book_run_tries_every_chapter_and_skips_the_scorecard_after_a_failure(monkeypatch, tmp_path):
     chapters = [tmp_path / "01-a.ipynb", tmp_path / "02-b.ipynb", tmp_path / "03-c.ipynb"]
     tried = []
-    monkeypatch.setattr(dev, "chapters", lambda: chapters)
+    monkeypatch.setattr(notebooks, "chapters", lambda: chapters)
     monkeypatch.setattr(
-        dev, "execute", lambda notebook, scale: tried.append(notebook.name) or notebook.name != "02-b.ipynb"
+        notebooks, "execute", lambda notebook, scale: tried.append(notebook.name) or notebook.name != "02-b.ipynb"
     )
     with pytest.raises(SystemExit, match=r"02-b\.ipynb"):
-        dev.execute_book("cpu")
+        notebooks.execute_book("cpu")
     assert tried == ["01-a.ipynb", "02-b.ipynb", "03-c.ipynb"]
 
 
@@ -284,18 +305,18 @@ def test_the_book_run_tries_every_chapter_and_skips_the_scorecard_after_a_failur
 
 def test_student_config_only_hides_solutions_and_sources():
     yaml = pytest.importorskip("yaml")
-    book = (dev.ROOT / "_config.yml").read_text(encoding="utf-8")
-    original, student = yaml.safe_load(book), yaml.safe_load(dev.student_config(book))
+    book = (paths.ROOT / "_config.yml").read_text(encoding="utf-8")
+    original, student = yaml.safe_load(book), yaml.safe_load(site.student_config(book))
     config = student["sphinx"].pop("config")
     assert config.pop("hide_solutions") is True and config.pop("html_copy_source") is False
     assert config.pop("html_theme_options") == {"use_download_button": False}
     assert student["sphinx"].pop("recursive_update") is True  # merged into the theme's options, not replacing them
     assert config == original["sphinx"].pop("config") and student == original
     with pytest.raises(SystemExit, match="sphinx: config:"):
-        dev.student_config("title: x\n")
+        site.student_config("title: x\n")
 
 
-def site(root, page: str, solution_source: bool = False):
+def one_page_site(root, page: str, solution_source: bool = False):
     """A built site of one page, with MathJax shipped in `_static/`."""
     (root / "_static" / "mathjax").mkdir(parents=True)
     (root / "_static" / "mathjax" / "tex-chtml.js").write_text("// MathJax")
@@ -312,46 +333,46 @@ SOLUTION = '<div class="solution dropdown admonition" id="s-1">'
 
 
 def test_check_site_accepts_local_math_and_counts_solutions(tmp_path):
-    full = site(tmp_path / "full", LOCAL + MATH + SOLUTION)
-    dev.check_site(full, solutions=True)
+    full = one_page_site(tmp_path / "full", LOCAL + MATH + SOLUTION)
+    site.check_site(full, solutions=True)
     with pytest.raises(SystemExit, match="1 exercise solution"):
-        dev.check_site(full, solutions=False)
-    dev.check_site(site(tmp_path / "student", LOCAL + MATH), solutions=False)
+        site.check_site(full, solutions=False)
+    site.check_site(one_page_site(tmp_path / "student", LOCAL + MATH), solutions=False)
     with pytest.raises(SystemExit, match="no exercise solution"):
-        dev.check_site(site(tmp_path / "none", LOCAL + MATH), solutions=True)
+        site.check_site(one_page_site(tmp_path / "none", LOCAL + MATH), solutions=True)
     with pytest.raises(SystemExit, match="1 exercise solution"):  # a page's source would give it away
-        dev.check_site(site(tmp_path / "sources", LOCAL + MATH, solution_source=True), solutions=False)
+        site.check_site(one_page_site(tmp_path / "sources", LOCAL + MATH, solution_source=True), solutions=False)
 
 
 def test_check_site_rejects_math_from_the_network(tmp_path):
     cdn = '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>'
     with pytest.raises(SystemExit, match="does not load MathJax from the site"):
-        dev.check_site(site(tmp_path / "cdn", cdn + MATH + SOLUTION), solutions=True)
+        site.check_site(one_page_site(tmp_path / "cdn", cdn + MATH + SOLUTION), solutions=True)
     with pytest.raises(SystemExit, match="does not load MathJax from the site"):
-        dev.check_site(site(tmp_path / "none", MATH + SOLUTION), solutions=True)
-    missing = site(tmp_path / "missing", LOCAL + MATH + SOLUTION)
+        site.check_site(one_page_site(tmp_path / "none", MATH + SOLUTION), solutions=True)
+    missing = one_page_site(tmp_path / "missing", LOCAL + MATH + SOLUTION)
     (missing / "_static" / "mathjax" / "tex-chtml.js").unlink()
     with pytest.raises(SystemExit, match=r"tex-chtml\.js is missing"):
-        dev.check_site(missing, solutions=True)
+        site.check_site(missing, solutions=True)
 
 
 def test_colab_copy_installs_from_the_checkout_and_changes_nothing_else(tmp_path):
-    notebook = json.loads(next((dev.ROOT / "notebooks").glob("06-*.ipynb")).read_text())
-    copy = dev.colab_copy(notebook, tmp_path)
+    notebook = json.loads(next((paths.ROOT / "notebooks").glob("06-*.ipynb")).read_text())
+    copy = colab.colab_copy(notebook, tmp_path)
     first = next(i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code")
     assert f'"casestudies @ {tmp_path.resolve().as_uri()}"' in copy["cells"][first]["source"]
     assert "git+" not in copy["cells"][first]["source"]
     assert copy["cells"][first + 1 :] == notebook["cells"][first + 1 :] and notebook != copy
     broken = {"cells": [{"cell_type": "code", "source": "import casestudies", "metadata": {}}]}
     with pytest.raises(SystemExit, match="exactly once"):
-        dev.colab_copy(broken, tmp_path)
+        colab.colab_copy(broken, tmp_path)
 
 
 def test_chapters_are_found_by_number():
-    assert dev.chapter("6").name.startswith("06-") and dev.chapter("06") == dev.chapter("6")
+    assert paths.chapter("6").name.startswith("06-") and paths.chapter("06") == paths.chapter("6")
     for wrong in ("99", "six", None):
         with pytest.raises(SystemExit, match=r"no chapter|name a chapter"):
-            dev.chapter(wrong)
+            paths.chapter(wrong)
 
 
 # The browser check: what it flags on a page as rendered, judged on crafted pages (no browser needed).
@@ -375,7 +396,7 @@ def test_page_problems_passes_a_good_chapter_and_names_each_fault(tmp_path):
     page = rendered_site(tmp_path)
     link = '<a href="../book/intro.html#top">intro</a><a href="#mechanism">here</a>'
     good = TYPESET + FIGURE + LAUNCH + link + '<pre>re.sub(r"\\(x\\)", ...)</pre>'  # code may hold "\("
-    assert dev.page_problems(good, page, chapter_page=True) == []
+    assert browser.page_problems(good, page, chapter_page=True) == []
     cases = {
         "raw LaTeX": good + "<p>\\(p\\)</p>",
         "none was typeset": FIGURE + LAUNCH + '<span class="math notranslate nohighlight">p</span>',
@@ -385,40 +406,40 @@ def test_page_problems_passes_a_good_chapter_and_names_each_fault(tmp_path):
         "no launch button": TYPESET + FIGURE,
     }
     for fault, dom in cases.items():
-        problems = dev.page_problems(dom, page, chapter_page=True)
+        problems = browser.page_problems(dom, page, chapter_page=True)
         assert len(problems) == 1 and fault in problems[0], (fault, problems)
-    assert dev.page_problems(TYPESET, page, chapter_page=False) == []  # only chapters need a figure and a button
+    assert browser.page_problems(TYPESET, page, chapter_page=False) == []  # only chapters need a figure and a button
 
 
 def test_browse_says_how_to_get_a_browser_and_a_site(tmp_path, monkeypatch):
-    monkeypatch.setattr(dev.shutil, "which", lambda name: None)
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
     with pytest.raises(SystemExit, match="apt-get install chromium"):
-        dev.find_browser()
+        browser.find_browser()
     with pytest.raises(SystemExit, match=r"python dev\.py book"):
-        dev.browse(tmp_path)
+        browser.browse(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["SMOKE", " Smoke", "smoke "])
 def test_a_smoke_run_by_any_spelling_leaves_the_published_chapter_byte_identical(checkout, name):
     notebook, calls, _ = checkout
     before = notebook.read_bytes()
-    assert dev.execute(notebook, name)
+    assert notebooks.execute(notebook, name)
     assert calls[0]["scale"] == "smoke" and notebook.read_bytes() == before
-    assert not (dev.ROOT / "results" / "01-chapter.json").exists()
+    assert not (paths.ROOT / "results" / "01-chapter.json").exists()
 
 
 def test_where_a_run_goes_follows_the_scale_it_reports_not_the_name_passed(checkout):
     notebook, _, use = checkout
     before = notebook.read_bytes()
     use(reports="smoke")  # e.g. CASESTUDIES_SCALE set in the notebook's own environment
-    assert dev.execute(notebook, None)
-    assert notebook.read_bytes() == before and (dev.ROOT / "results" / "smoke" / "01-chapter.json").exists()
+    assert notebooks.execute(notebook, None)
+    assert notebook.read_bytes() == before and (paths.ROOT / "results" / "smoke" / "01-chapter.json").exists()
 
 
 @pytest.mark.parametrize("blocked", ["results", "_build/smoke"])
 def test_an_unwritable_destination_is_reported_before_the_kernel_starts(checkout, capsys, blocked):
     notebook, calls, _ = checkout
-    target = dev.ROOT / blocked
+    target = paths.ROOT / blocked
     if blocked == "results":
         target.mkdir(parents=True)
         target.chmod(0o500)
@@ -428,7 +449,7 @@ def test_an_unwritable_destination_is_reported_before_the_kernel_starts(checkout
     try:
         if blocked == "results" and os.access(target, os.W_OK):
             pytest.skip("running as a user who can write anywhere")
-        assert not dev.execute(notebook, "smoke" if "smoke" in blocked else "cpu")
+        assert not notebooks.execute(notebook, "smoke" if "smoke" in blocked else "cpu")
     finally:
         if target.is_dir():
             target.chmod(0o700)
@@ -438,11 +459,11 @@ def test_an_unwritable_destination_is_reported_before_the_kernel_starts(checkout
 def test_a_finished_run_that_cannot_be_moved_is_kept(checkout, capsys):
     notebook, _, use = checkout
     before = notebook.read_bytes()
-    results = dev.ROOT / "results"
+    results = paths.ROOT / "results"
     use(during=lambda: results.write_text("turned into a file during the run"))
-    assert not dev.execute(notebook, "cpu")
+    assert not notebooks.execute(notebook, "cpu")
     assert notebook.read_bytes() == before
-    kept = list(dev.FINISHED_DIR.iterdir())
+    kept = list(paths.FINISHED_DIR.iterdir())
     assert len(kept) == 1 and (kept[0] / notebook.name).stat().st_size > 0
     assert "could not be put in place" in capsys.readouterr().out
 
@@ -455,35 +476,35 @@ def test_ctrl_c_changes_nothing_and_says_so_in_one_line(checkout, capsys):
         raise KeyboardInterrupt
 
     use(during=interrupt)
-    assert not dev.execute(notebook, "cpu")
-    assert notebook.read_bytes() == before and list(dev.EXECUTING_DIR.iterdir()) == []
+    assert not notebooks.execute(notebook, "cpu")
+    assert notebook.read_bytes() == before and list(paths.EXECUTING_DIR.iterdir()) == []
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("interrupted: notebooks/01-chapter.ipynb")
 
 
 def test_stale_copies_of_killed_runs_are_cleaned_and_results_dir_is_honoured(checkout, monkeypatch, tmp_path):
     notebook, _, _ = checkout
-    stale = dev.EXECUTING_DIR / "999999999"
+    stale = paths.EXECUTING_DIR / "999999999"
     stale.mkdir(parents=True)
     (stale / "01-chapter.ipynb").write_text("{}")
     named = tmp_path / "mine"
     monkeypatch.setenv("CASESTUDIES_RESULTS_DIR", str(named))
     before = notebook.read_bytes()
-    assert dev.execute(notebook, "cpu")
+    assert notebooks.execute(notebook, "cpu")
     assert not stale.exists()
     assert (named / "01-chapter.json").exists() and (named / notebook.name).exists()
-    assert notebook.read_bytes() == before and not (dev.ROOT / "results").exists()
+    assert notebook.read_bytes() == before and not (paths.ROOT / "results").exists()
 
 
 def test_seed_ranges_and_chapter_names_are_read_or_refused_at_once(capsys):
-    assert dev.seed_range("30-32") == [30, 31, 32] and dev.seed_range("[5, 7]") == [5, 7]
+    assert replicate.seed_range("30-32") == [30, 31, 32] and replicate.seed_range("[5, 7]") == [5, 7]
     for bad in ["-1,-2", "3-1", str(2**64), "1,1"]:
         with pytest.raises(SystemExit):
-            dev.seed_range(bad)
-    first = dev.chapters()[0]
-    assert dev.chapter(first.stem) == first == dev.chapter(str(first)) == dev.chapter(first.name[:2])
+            replicate.seed_range(bad)
+    first = paths.chapters()[0]
+    assert paths.chapter(first.stem) == first == paths.chapter(str(first)) == paths.chapter(first.name[:2])
     for bad in [None, "99", "01-nope"]:
         with pytest.raises(SystemExit):
-            dev.chapter(bad)
+            paths.chapter(bad)
 
 
 @pytest.mark.slow
@@ -491,7 +512,7 @@ def test_replicate_at_smoke_writes_only_under_build_and_prints_every_hypothesis(
     def tracked_state() -> str:
         return subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=all", "--", "notebooks", "results"],
-            cwd=dev.ROOT,
+            cwd=paths.ROOT,
             capture_output=True,
             text=True,
             check=True,
@@ -499,15 +520,15 @@ def test_replicate_at_smoke_writes_only_under_build_and_prints_every_hypothesis(
 
     before = tracked_state()
     run = subprocess.run(
-        [sys.executable, str(dev.ROOT / "dev.py"), "replicate", "06", "--scale", "smoke", "--seeds", "30-31"],
-        cwd=dev.ROOT,
+        [sys.executable, str(paths.ROOT / "dev.py"), "replicate", "06", "--scale", "smoke", "--seeds", "30-31"],
+        cwd=paths.ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert tracked_state() == before
-    declared = json.loads((dev.ROOT / "results" / "06-overly-hard-rlvr.json").read_text())["hypotheses"]
+    declared = json.loads((paths.ROOT / "results" / "06-overly-hard-rlvr.json").read_text())["hypotheses"]
     rows = [line for line in run.stdout.splitlines() if re.match(r"H\d+ +(headline|secondary|check) ", line)]
     assert [r.split()[0] for r in rows] == [h["name"] for h in declared]
 
@@ -521,22 +542,22 @@ def test_an_environment_installed_from_another_clone_is_named_before_it_is_re_po
     monkeypatch.setattr(dev, "environment_note", lambda: None)
     monkeypatch.setattr(dev, "in_environment", lambda: True)
     dev.setup()
-    assert f"installed from /elsewhere/clone; it now points at {dev.ROOT}" in capsys.readouterr().out
+    assert f"installed from /elsewhere/clone; it now points at {paths.ROOT}" in capsys.readouterr().out
 
 
 def test_new_chapter_is_the_template_with_stubs_where_the_book_lists_chapters(monkeypatch, tmp_path):
     root = tmp_path / "repo"
     for part in ("_toc.yml", "book/intro.md", "book/leaks.yml", "templates/chapter.ipynb"):
         (root / part).parent.mkdir(parents=True, exist_ok=True)
-        (root / part).write_text((dev.ROOT / part).read_text())
+        (root / part).write_text((paths.ROOT / part).read_text())
     (root / "notebooks").mkdir()
     (root / "src" / "casestudies" / "chapters").mkdir(parents=True)
     (root / "tests").mkdir()
-    for existing in dev.chapters():
+    for existing in paths.chapters():
         (root / "notebooks" / existing.name).write_text("{}")
-    monkeypatch.setattr(dev, "ROOT", root)
-    monkeypatch.setattr(dev, "TEMPLATE", root / "templates" / "chapter.ipynb")
-    notebook = dev.new_chapter("13", "reward-hacking", "Rewards that can be hacked")
+    monkeypatch.setattr(paths, "ROOT", root)
+    monkeypatch.setattr(paths, "TEMPLATE", root / "templates" / "chapter.ipynb")
+    notebook = scaffold.new_chapter("13", "reward-hacking", "Rewards that can be hacked")
     assert notebook == root / "notebooks" / "13-reward-hacking.ipynb"
     cells = json.loads(notebook.read_text())["cells"]
     text = "".join("".join(c["source"]) for c in cells)
@@ -561,10 +582,10 @@ def test_new_chapter_is_the_template_with_stubs_where_the_book_lists_chapters(mo
     assert (root / "src" / "casestudies" / "chapters" / "reward_hacking.py").exists()
     assert "pytest.fail" in (root / "tests" / "test_reward_hacking.py").read_text()  # fails until written
     with pytest.raises(SystemExit, match="exists"):
-        dev.new_chapter("13", "again", "Again")
+        scaffold.new_chapter("13", "again", "Again")
     for bad in [("1", "x", "T"), ("14", "Bad Name", "T"), ("14", "ok", " ")]:
         with pytest.raises(SystemExit):
-            dev.new_chapter(*bad)
+            scaffold.new_chapter(*bad)
 
 
 def test_comparison_rows_name_hypotheses_only_one_run_declares():
@@ -576,7 +597,7 @@ def test_comparison_rows_name_hypotheses_only_one_run_declares():
         {"name": "H1", "role": "headline", "outcome": "inconclusive", "estimate": -0.25},
         {"name": "H8", "role": "secondary", "outcome": "absent", "estimate": None},
     ]
-    rows = [row.split() for row in dev.comparison_rows(published, replicated)]
+    rows = [row.split() for row in replicate.comparison_rows(published, replicated)]
     assert rows == [
         ["H1", "headline", "reproduced", "-0.500", "inconclusive", "-0.250"],
         ["H5", "check", "holds", "+0.100", "not", "declared", "undefined"],
@@ -585,26 +606,26 @@ def test_comparison_rows_name_hypotheses_only_one_run_declares():
 
 
 def test_stored_outputs_show_no_machine_path(tmp_path):
-    root = f"{dev.ROOT}/"
+    root = f"{paths.ROOT}/"
     text = (
         f"{root}src/casestudies/x.py:85: RuntimeWarning\n/home/ann/.venv/lib/python3.11/site-packages/tqdm/auto.py:21"
     )
-    assert dev.without_machine_paths(text) == "src/casestudies/x.py:85: RuntimeWarning\n…/tqdm/auto.py:21"
+    assert paths.without_machine_paths(text) == "src/casestudies/x.py:85: RuntimeWarning\n…/tqdm/auto.py:21"
     kept = "see https://example.org/home/page and 3/4 of a/b/c"
-    assert dev.without_machine_paths(kept) == kept  # URLs and fractions are not machine paths
+    assert paths.without_machine_paths(kept) == kept  # URLs and fractions are not machine paths
     notebook = tmp_path / "n.ipynb"
     warning = {"output_type": "stream", "name": "stderr", "text": f"{root}src/a.py:1: Warn\n"}
     cell = {"cell_type": "code", "source": "", "metadata": {}, "execution_count": 1, "outputs": [warning]}
     notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    dev.settle_streams(notebook)
+    notebooks.settle_streams(notebook)
     assert json.loads(notebook.read_text())["cells"][0]["outputs"][0]["text"] == "src/a.py:1: Warn\n"
 
 
 def test_a_built_page_with_a_truncated_table_or_a_machine_path_is_a_problem(tmp_path):
     page = tmp_path / "p.html"
     page.write_text("<p>97 rows × 7 columns</p><pre><span>/work/main/.venv/lib/x.py:3:</span> warning</pre>")
-    problems = dev.output_problems(page)
+    problems = site.output_problems(page)
     assert len(problems) == 2 and "truncated table (97 rows × 7 columns)" in problems[0]
     assert "/work/main/.venv/lib/x.py:3:" in problems[1]
     page.write_text('<p>12 rows</p><a href="https://example.org/home/x">link</a>')
-    assert dev.output_problems(page) == []
+    assert site.output_problems(page) == []
