@@ -39,9 +39,40 @@ def write_glances() -> None:
             print(f"wrote {relative(path)}")
 
 
+STUDENT_BRANCH = "student"  # the branch the student site's launch buttons open: solution-free notebooks
+SOLUTION = re.compile(r"^(?P<fence>`{3,}|:{3,})\{solution\}.*?^(?P=fence)[ \t]*\n?", re.DOTALL | re.MULTILINE)
+
+
+def without_solutions(markdown: str) -> str:
+    """Markdown with every `{solution}` block (a fence of backticks or colons and its matching close) removed."""
+    return SOLUTION.sub("", markdown)
+
+
+def write_student_notebooks(folder: Path) -> list[Path]:
+    """Every chapter with its exercises' solutions removed, into `folder/notebooks/`: what the student site's
+    launch buttons open (published to the `student` branch)."""
+    out = folder / "notebooks"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for notebook in chapters():
+        data = json.loads(notebook.read_text(encoding="utf-8"))
+        for cell in data["cells"]:
+            if cell["cell_type"] == "markdown":
+                cell["source"] = without_solutions("".join(cell["source"]))
+        if "{solution}" in json.dumps(data):
+            raise SystemExit(f"{notebook.name}: a solution is left after removing the `{{solution}}` blocks")
+        (out / notebook.name).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(out / notebook.name)
+    return written
+
+
 def student_config(config: str) -> str:
-    """The book's `_config.yml` text with sphinx-exercise's `hide_solutions` switched on and the pages' sources
-    left out of the site."""
+    """The book's `_config.yml` text with sphinx-exercise's `hide_solutions` switched on, the pages' sources
+    left out of the site, and the launch buttons on the `student` branch, where the notebooks have no solutions."""
+    branch = re.compile(r"(\nrepository:\n(?:[ ]+.*\n)*?[ ]+branch: )\S+")
+    if not branch.search(config):
+        raise SystemExit("_config.yml has no `repository: branch:` for the student site's launch buttons")
+    config = branch.sub(rf"\g<1>{STUDENT_BRANCH}", config, count=1)
     anchor = "\nsphinx:\n"
     start = config.find(anchor)
     at = config.find("\n  config:\n", start)
@@ -58,7 +89,8 @@ def student_config(config: str) -> str:
 
 def check_site(html: Path, solutions: bool) -> None:
     """Check a built site: every page that shows math loads MathJax from the site itself (so formulas render
-    without a network), and the exercises' solutions are there or, in the student site, absent."""
+    without a network), the exercises' solutions are there or, in the student site, absent, and its Colab
+    buttons open the branch with them or without them."""
     pages = sorted(html.rglob("*.html"))
     if not pages:
         raise SystemExit(f"no pages in {relative(html)}")
@@ -71,6 +103,9 @@ def check_site(html: Path, solutions: bool) -> None:
         if remote or ('class="math' in text and not any(src.endswith("mathjax/tex-chtml.js") for src in mathjax)):
             problems.append(f"{relative(page)} does not load MathJax from the site ({remote or 'no script'})")
         solved += text.count('class="solution')
+        branches = set(re.findall(r"colab\.research\.google\.com/github/[^\"]*?/blob/([^/\"]+)/", text))
+        if any((branch == STUDENT_BRANCH) == solutions for branch in branches):
+            problems.append(f"{relative(page)}: its Colab button opens the {', '.join(sorted(branches))} branch")
     solved += sum(
         "{solution}" in source.read_text(encoding="utf-8", errors="replace")
         for source in html.glob("_sources/**/*")
@@ -123,4 +158,8 @@ def build_book(student: bool = False) -> None:
     )
     html = paths.STUDENT_DIR / "_build" / "html"
     check_site(html, solutions=False)
-    print(f"\nThe student book (no solutions) is at {html / 'index.html'}")
+    write_student_notebooks(paths.STUDENT_DIR)
+    print(
+        f"\nThe student book (no solutions) is at {html / 'index.html'}; its launch buttons open the "
+        f"`{STUDENT_BRANCH}` branch, where CI publishes {relative(paths.STUDENT_DIR / 'notebooks')}"
+    )

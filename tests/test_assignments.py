@@ -79,6 +79,7 @@ def test_the_solution_cell_keeps_the_signature_and_hides_the_body():
         assignments._with_solution_markers("def f():\n    pass\ndef g():\n    pass")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem[:2])
 def test_student_copy_hides_the_solution(built, notebook):
     exercise = assignments.code_exercise(notebook)
@@ -89,6 +90,7 @@ def test_student_copy_hides_the_solution(built, notebook):
     assert exercise["check"] not in code  # the test is not in the notebook's code (Otter keeps it in the metadata)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem[:2])
 def test_reference_gets_full_marks_and_an_unanswered_copy_none_with_the_checks_message(grades, notebook):
     score, most, _ = grades[notebook.stem, "autograder"]
@@ -99,6 +101,7 @@ def test_reference_gets_full_marks_and_an_unanswered_copy_none_with_the_checks_m
         assert "casestudies.exercises.ExerciseError" in output, kind  # the chapter's check explains, not a crash
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem[:2])
 def test_the_autograder_installs_the_package_and_the_student_can_run_the_public_test(built, notebook):
     """Gradescope builds its image from the zip alone: it must install CPU torch and the pinned package, or every
@@ -114,6 +117,7 @@ def test_the_autograder_installs_the_package_and_the_student_can_run_the_public_
     assert "grader = otter.Notebook(" in code and "grader.check(" in code
 
 
+@pytest.mark.slow
 def test_a_class_is_graded_into_one_table(tmp_path, monkeypatch):
     """`dev.py grade`: the reference, an unanswered copy and a wrong answer, each with its score and the check's
     message, in one CSV a teacher can upload."""

@@ -311,9 +311,31 @@ def test_student_config_only_hides_solutions_and_sources():
     assert config.pop("hide_solutions") is True and config.pop("html_copy_source") is False
     assert config.pop("html_theme_options") == {"use_download_button": False}
     assert student["sphinx"].pop("recursive_update") is True  # merged into the theme's options, not replacing them
+    assert student["repository"].pop("branch") == "student" and original["repository"].pop("branch") == "main"
     assert config == original["sphinx"].pop("config") and student == original
-    with pytest.raises(SystemExit, match="sphinx: config:"):
+    with pytest.raises(SystemExit, match="repository: branch:"):
         site.student_config("title: x\n")
+    with pytest.raises(SystemExit, match="sphinx: config:"):
+        site.student_config("title: x\nrepository:\n  url: x\n  branch: main\n")
+
+
+def test_solutions_are_removed_whatever_their_fence_and_nothing_else_is():
+    text = (
+        "Intro.\n\n```{exercise}\n:label: ex-1\nDo it.\n```\n\n```{solution} ex-1\n:class: dropdown\n\n"
+        "    code()\n```\n\n````{solution} ex-2\n```python\nx = 1\n```\n````\n:::{solution} ex-3\nthree\n:::\nEnd.\n"
+    )
+    assert site.without_solutions(text) == "Intro.\n\n```{exercise}\n:label: ex-1\nDo it.\n```\n\n\nEnd.\n"
+
+
+def test_student_notebooks_keep_every_cell_but_the_solutions(tmp_path):
+    written = site.write_student_notebooks(tmp_path)
+    assert [p.name for p in written] == [p.name for p in paths.chapters()]
+    for student, chapter in zip(written, paths.chapters(), strict=True):
+        cells, original = (json.loads(p.read_text())["cells"] for p in (student, chapter))
+        assert "{solution}" not in student.read_text() and "{exercise}" in student.read_text()
+        assert [c["source"] for c in cells if c["cell_type"] == "code"] == [
+            c["source"] for c in original if c["cell_type"] == "code"
+        ]
 
 
 def one_page_site(root, page: str, solution_source: bool = False):
@@ -342,6 +364,16 @@ def test_check_site_accepts_local_math_and_counts_solutions(tmp_path):
         site.check_site(one_page_site(tmp_path / "none", LOCAL + MATH), solutions=True)
     with pytest.raises(SystemExit, match="1 exercise solution"):  # a page's source would give it away
         site.check_site(one_page_site(tmp_path / "sources", LOCAL + MATH, solution_source=True), solutions=False)
+
+
+def test_check_site_wants_the_student_sites_colab_buttons_on_the_student_branch(tmp_path):
+    button = '<a href="https://colab.research.google.com/github/o/r/blob/{}/notebooks/01-a.ipynb">'
+    site.check_site(one_page_site(tmp_path / "full", LOCAL + SOLUTION + button.format("main")), solutions=True)
+    site.check_site(one_page_site(tmp_path / "student", LOCAL + button.format("student")), solutions=False)
+    with pytest.raises(SystemExit, match="opens the main branch"):
+        site.check_site(one_page_site(tmp_path / "leak", LOCAL + button.format("main")), solutions=False)
+    with pytest.raises(SystemExit, match="opens the student branch"):
+        site.check_site(one_page_site(tmp_path / "bare", LOCAL + SOLUTION + button.format("student")), solutions=True)
 
 
 def test_check_site_rejects_math_from_the_network(tmp_path):
