@@ -52,7 +52,7 @@ def test_a_dry_run_takes_the_gpu_code_paths_with_smoke_sizes_and_budgets(monkeyp
     assert scale.dry and scale.name == "gpu" and scale.label == "gpu (dry run)"
     assert (scale.width, scale.depth, scale.heads) == (smoke.width, smoke.depth, smoke.heads)
     assert (scale.sft_steps, scale.rl_steps, scale.eval_items) == (smoke.sft_steps, smoke.rl_steps, smoke.eval_items)
-    assert scale.seeds == gpu.seeds[:2]
+    assert scale.seeds == gpu.seeds[:2] and scale.with_seeds(range(20, 25)).seeds == (20, 21)  # a chapter's own too
     assert scale.pick(smoke=4, cpu=100, gpu=300) == 4 and scale.pick(smoke=0.0, cpu=0.2) == 0.0  # budgets capped
     assert scale.pick(smoke=150, cpu=None) == 150
     assert scale.pick(smoke=None, cpu=None, gpu="a/model") == "a/model"  # code paths: the gpu value

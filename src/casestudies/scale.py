@@ -44,7 +44,7 @@ class Scale:
         return f"{self.name} (dry run)" if self.dry else self.name
 
     def with_seeds(self, seeds: Iterable[int] | int | str | None) -> Scale:
-        """The same preset with other seeds (`None` keeps the preset's).
+        """The same preset with other seeds (`None` keeps the preset's); a dry run keeps only the first two.
 
         Accepts a list, one seed, or the string a command line passes (`"[11, 12, 13]"` or `"11,12,13"`).
         """
@@ -59,7 +59,7 @@ class Scale:
             raise ValueError("seeds must name at least one seed")
         if len(set(chosen)) != len(chosen):
             raise ValueError(f"seeds must differ, got {list(chosen)}")
-        return replace(self, seeds=chosen)
+        return replace(self, seeds=chosen[: len(self.seeds)] if self.dry else chosen)
 
     def pick(self, smoke: T, cpu: T, gpu: T | None = None, override: T | None = None) -> T:
         """A chapter's own budget at this scale, or `override` when it is not None (a reader's value from the
