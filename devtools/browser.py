@@ -3,6 +3,8 @@ Standard library only: it needs a browser, not the project's environment."""
 
 from __future__ import annotations
 
+import html as markup
+import json
 import re
 import shutil
 import subprocess
@@ -14,6 +16,37 @@ from devtools.paths import chapters, relative
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")  # Debian's package installs /usr/bin/chromium
 SKIPPED_LINKS = ("http://", "https://", "mailto:", "javascript:", "data:", "#")
 REDIRECT = re.compile(r"<meta[^>]+http-equiv=\"refresh\"", re.IGNORECASE)  # index.html only forwards to the intro
+WINDOW = "--window-size=1280,2400"  # the desktop width the layout is checked at
+MIN_FIGURE_SCALE = 0.6  # a figure shown below this share of its width has text too small to read
+DEBTS = paths.ROOT / "book" / "layout-debts.txt"  # layout problems known, listed until their chapter is re-run
+# Added to a copy of each page: once it has laid out, measure every figure's shown share of its width and every
+# table or output block wider than the text column, and leave the findings in the page for `--dump-dom`.
+PROBE = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const found = [];
+  try {
+    const main = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
+    const column = main.clientWidth;
+    for (const img of main.querySelectorAll("img")) {
+      const shown = img.getBoundingClientRect().width;
+      if (img.naturalWidth > 0 && shown / img.naturalWidth < MIN_FIGURE_SCALE)
+        found.push({kind: "figure", what: (img.getAttribute("src") || "").split("/").pop(),
+                    detail: `shown at ${Math.round(100 * shown / img.naturalWidth)}% of its width`});
+    }
+    for (const el of main.querySelectorAll("table, pre")) {
+      if (el.scrollWidth > column + 2)
+        found.push({kind: el.tagName === "TABLE" ? "table" : "output", what: (el.innerText || "").trim().slice(0, 40),
+                    detail: `${el.scrollWidth} px wide in a ${column} px column`});
+    }
+  } catch (error) {
+    found.push({kind: "probe", what: String(error), detail: "the measurement failed"});
+  }
+  const report = document.createElement("pre");
+  report.id = "layout-report";
+  report.textContent = JSON.stringify(found);
+  document.body.appendChild(report);
+}, 300));
+</script>""".replace("MIN_FIGURE_SCALE", str(MIN_FIGURE_SCALE))
 
 
 def find_browser() -> str:
@@ -68,9 +101,47 @@ def page_problems(dom: str, page: Path, chapter_page: bool) -> list[str]:
     return problems
 
 
+def rendered(browser: str, page: Path) -> subprocess.CompletedProcess:
+    """The page's DOM after its scripts ran, in a desktop-sized window, from a copy of it carrying `PROBE` (in
+    the same folder, so its relative links resolve)."""
+    probe = page.with_name(f".layout-{page.name}")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>", 1), encoding="utf-8")
+    try:
+        args = browser_args(browser, probe, WINDOW, "--dump-dom")
+        return subprocess.run(args, capture_output=True, text=True, timeout=180, check=False)
+    finally:
+        probe.unlink()
+
+
+def layout_problems(dom: str, page: Path) -> list[str]:
+    """The layout problems `PROBE` left in a rendered page: a figure shown below `MIN_FIGURE_SCALE` of its width,
+    a table or output block wider than the text column. Each reads "page: kind what (detail)"."""
+    report = re.search(r'<pre id="layout-report"[^>]*>(.*?)</pre>', dom, flags=re.DOTALL)
+    if report is None:
+        return [f"{page.name}: the layout could not be measured"]
+    found = json.loads(markup.unescape(report.group(1)))
+    return [f"{page.name}: {f['kind']} {' '.join(f['what'].split())!r} ({f['detail']})" for f in found]
+
+
+def known_debts() -> set[str]:
+    """The layout problems `book/layout-debts.txt` lists (without their measured details): accepted until the
+    chapter is re-run with figures and tables that fit, and reported on every browse."""
+    if not DEBTS.is_file():
+        return set()
+    lines = DEBTS.read_text(encoding="utf-8").splitlines()
+    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+
+
+def without_detail(problem: str) -> str:
+    """A layout problem as `book/layout-debts.txt` lists it: without the measured detail in brackets."""
+    return re.sub(r" \([^()]*\)$", "", problem)
+
+
 def browse(html: Path) -> None:
-    """Open every page of a built site in headless Chromium with the network cut off, check it (`page_problems`),
-    and save screenshots of the first and the last chapter to `_build/browser/`."""
+    """Open every page of a built site in headless Chromium with the network cut off, check it (`page_problems`)
+    and its layout at 1280 px (`layout_problems`: any not listed in `book/layout-debts.txt` fails, and a listed
+    one no longer found must be taken off the list), and save screenshots of the first and the last chapter to
+    `_build/browser/`."""
     if not (html / "index.html").is_file():
         student = " --student" if paths.STUDENT_DIR in html.parents else ""
         raise SystemExit(f"no site at {relative(html)}: build it first with `python dev.py book{student}`")
@@ -81,15 +152,23 @@ def browse(html: Path) -> None:
         if not p.relative_to(html).parts[0].startswith("_") and not REDIRECT.search(p.read_text(encoding="utf-8"))
     ]
     chapter_pages = {html / "notebooks" / f"{notebook.stem}.html" for notebook in chapters()}
-    problems = []
+    problems, layout = [], []
     for page in pages:
-        result = subprocess.run(
-            browser_args(browser, page, "--dump-dom"), capture_output=True, text=True, timeout=180, check=False
-        )
+        result = rendered(browser, page)
         if result.returncode or not result.stdout.strip():
             problems.append(f"{page.name}: the browser could not render it ({result.stderr.strip()[-200:]})")
             continue
         problems += page_problems(result.stdout, page, chapter_page=page in chapter_pages)
+        layout += layout_problems(result.stdout, page)
+    debts = known_debts()
+    problems += [p for p in layout if without_detail(p) not in debts]
+    found = {without_detail(p) for p in layout}
+    problems += [f"{d}: listed in {relative(DEBTS)} but fixed: take it off the list" for d in sorted(debts - found)]
+    if debts & found:
+        print(
+            f"{len(debts & found)} known layout problem(s), listed in {relative(DEBTS)} until their chapters are "
+            "re-run:\n  " + "\n  ".join(p for p in layout if without_detail(p) in debts)
+        )
     missing = chapter_pages - set(pages)
     problems += [f"{relative(page)}: a chapter with no page in the site" for page in sorted(missing)]
     paths.BROWSE_DIR.mkdir(parents=True, exist_ok=True)
@@ -97,12 +176,12 @@ def browse(html: Path) -> None:
     for page in shown[:1] + shown[-1:]:
         shot = paths.BROWSE_DIR / f"{page.stem}.png"
         subprocess.run(
-            browser_args(browser, page, f"--screenshot={shot}", "--window-size=1280,2400"),
+            browser_args(browser, page, f"--screenshot={shot}", WINDOW),
             capture_output=True, timeout=180, check=False,
         )  # fmt: skip
     if problems:
         raise SystemExit(f"{len(problems)} problem(s) in {relative(html)}:\n  " + "\n  ".join(problems))
     print(
-        f"{len(pages)} pages rendered offline with their math, figures, links and launch buttons; "
+        f"{len(pages)} pages rendered offline with their math, figures, links, launch buttons and layout; "
         f"screenshots in {relative(paths.BROWSE_DIR)}"
     )

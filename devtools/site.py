@@ -100,7 +100,9 @@ def check_site(html: Path, solutions: bool) -> None:
         text = page.read_text(encoding="utf-8")
         mathjax = re.findall(r'<script[^>]*\ssrc="([^"]*mathjax[^"]*)"', text, flags=re.IGNORECASE)
         remote = [src for src in mathjax if "://" in src or src.startswith("//")]
-        if remote or ('class="math' in text and not any(src.endswith("mathjax/tex-chtml.js") for src in mathjax)):
+        if remote or (
+            'class="math' in text and not any(src.split("?")[0].endswith("mathjax/tex-chtml.js") for src in mathjax)
+        ):
             problems.append(f"{relative(page)} does not load MathJax from the site ({remote or 'no script'})")
         solved += text.count('class="solution')
         branches = set(re.findall(r"colab\.research\.google\.com/github/[^\"]*?/blob/([^/\"]+)/", text))

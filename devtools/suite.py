@@ -1,11 +1,13 @@
 """`dev.py test`: lint, the unit tests, every notebook at smoke and every chapter's gpu path as a dry run, the
-book build."""
+book build, and the browser check of both sites where Chromium is installed."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 
 from devtools import paths
+from devtools.browser import BROWSERS, browse
 from devtools.environment import python, sh
 from devtools.paths import chapters
 from devtools.site import build_book
@@ -13,7 +15,8 @@ from devtools.site import build_book
 
 def test(fast: bool = False) -> None:
     """The whole suite: ruff, unit tests, every notebook at smoke scale and every chapter's `gpu` path as a dry run
-    (see `casestudies.scale.dry`) under nbval, the book build. With `fast`,
+    (see `casestudies.scale.dry`) under nbval, the book build and, where Chromium is installed, both sites opened
+    and checked in it (`dev.py browse`). With `fast`,
     ruff and the unit tests not marked `slow` only, for development."""
     py = python()
     sh(
@@ -43,3 +46,8 @@ def test(fast: bool = False) -> None:
         sh(*nbval, *map(str, chapters()), env=dry)  # every line a GPU reader runs, on CPU with smoke budgets
     build_book()
     build_book(student=True)
+    if not any(shutil.which(name) for name in BROWSERS):
+        print("SKIPPED: the browser check of both sites (no Chromium here; `apt-get install chromium` adds it)")
+        return
+    browse(paths.BOOK_HTML.parent)
+    browse(paths.STUDENT_DIR / "_build" / "html")

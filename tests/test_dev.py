@@ -1,6 +1,7 @@
 """dev.py and devtools/: the environment they use, when they install, how they re-execute notebooks and settle their
 outputs, the site and browser checks, replications and new chapters."""
 
+import html
 import json
 import os
 import re
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import dev
@@ -357,6 +359,8 @@ SOLUTION = '<div class="solution dropdown admonition" id="s-1">'
 def test_check_site_accepts_local_math_and_counts_solutions(tmp_path):
     full = one_page_site(tmp_path / "full", LOCAL + MATH + SOLUTION)
     site.check_site(full, solutions=True)
+    versioned = LOCAL.replace(".js", ".js?v=20daa33d")  # Sphinx's cache-busting query, added with a _static folder
+    site.check_site(one_page_site(tmp_path / "versioned", versioned + MATH + SOLUTION), solutions=True)
     with pytest.raises(SystemExit, match="1 exercise solution"):
         site.check_site(full, solutions=False)
     site.check_site(one_page_site(tmp_path / "student", LOCAL + MATH), solutions=False)
@@ -441,6 +445,38 @@ def test_page_problems_passes_a_good_chapter_and_names_each_fault(tmp_path):
         problems = browser.page_problems(dom, page, chapter_page=True)
         assert len(problems) == 1 and fault in problems[0], (fault, problems)
     assert browser.page_problems(TYPESET, page, chapter_page=False) == []  # only chapters need a figure and a button
+
+
+def test_layout_problems_read_the_probes_report_and_debts_match_without_the_measured_detail():
+    page = Path("ch.html")
+    found = [{"kind": "figure", "what": "a.png", "detail": "shown at 44% of its width"}]
+    dom = f'<body><pre id="layout-report">{html.escape(json.dumps(found))}</pre></body>'
+    [problem] = browser.layout_problems(dom, page)
+    assert problem == "ch.html: figure 'a.png' (shown at 44% of its width)"
+    assert browser.without_detail(problem) == "ch.html: figure 'a.png'"
+    assert browser.layout_problems('<body><pre id="layout-report">[]</pre></body>', page) == []
+    assert browser.layout_problems("<body></body>", page) == ["ch.html: the layout could not be measured"]
+
+
+def test_the_probe_measures_a_shrunk_figure_and_a_table_wider_than_the_column(tmp_path):
+    try:
+        found = browser.find_browser()
+    except SystemExit:
+        pytest.skip("no Chromium here: the layout probe is checked where one is installed (CI installs it)")
+    plt = pytest.importorskip("matplotlib.pyplot")
+    plt.imsave(tmp_path / "wide.png", np.zeros((10, 2000)))
+    plt.imsave(tmp_path / "small.png", np.zeros((10, 300)))
+    wide_row = "<tr>" + "".join(f"<td>column{i}</td>" for i in range(80)) + "</tr>"
+    body = '<img src="wide.png"><img src="small.png"><table>' + wide_row + "</table><pre>short</pre>"
+    page = tmp_path / "page.html"
+    style = "<style>img { max-width: 100%; }</style>"  # as the book's theme does
+    page.write_text(
+        f'<html><body>{style}<article class="bd-article" style="width:700px">{body}</article></body></html>'
+    )
+    problems = browser.layout_problems(browser.rendered(found, page).stdout, page)
+    assert len(problems) == 2 and problems[0] == "page.html: figure 'wide.png' (shown at 35% of its width)"
+    assert problems[1].startswith("page.html: table 'column0 column1") and "in a 700 px column" in problems[1]
+    assert not (tmp_path / ".layout-page.html").exists()  # the probe's copy is gone
 
 
 def test_browse_says_how_to_get_a_browser_and_a_site(tmp_path, monkeypatch):
