@@ -136,11 +136,18 @@ def test_the_hosted_workflow_runs_the_local_ci_command_and_publishes_its_site():
     that command builds, so that a green CI here and a green workflow there mean the same thing."""
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
     steps = workflow["jobs"]["test"]["steps"]
-    assert [s["run"] for s in steps if "run" in s] == ["bash .ci/run"]
+    runs = [s["run"] for s in steps if "run" in s]
+    assert runs == ["bash .ci/run", "cp -r _build/student/_build/html _build/html/student"]  # then only publishing
     assert "python3 dev.py test" in (ROOT / ".ci" / "run").read_text()
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
     assert upload["with"]["path"] == "_build/html"
     assert workflow["jobs"]["publish"]["needs"] == "test"
+    # the student site's Colab buttons open the student branch, which gets the build's solution-free notebooks
+    kept = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert kept["with"]["path"] == "_build/student/notebooks"
+    branch = workflow["jobs"]["student-branch"]
+    assert branch["needs"] == "test" and branch["permissions"] == {"contents": "write"}
+    assert "git push -f" in branch["steps"][-1]["run"] and branch["steps"][-1]["run"].rstrip().endswith(" student")
 
 
 def test_every_chapter_has_a_measured_smoke_time_for_the_status_page():
