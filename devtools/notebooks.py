@@ -130,11 +130,11 @@ def execute(notebook: Path, scale: str | None, seeds: list[int] | None = None, o
         settle_streams(temporary)
         written = sorted(staged.rglob("*.json"))
         ran_at = {json.loads(w.read_text()).get("scale") for w in written} or {scale or "cpu"}
-        smoke = "smoke" in ran_at
         if out is not None:
             target, results = out / notebook.name, out
-        elif smoke:
-            target, results = executed_copy(notebook, paths.SMOKE_DIR), paths.ROOT / "results" / "smoke"
+        elif any(s == "smoke" or str(s).endswith("(dry run)") for s in ran_at):  # never published
+            kind, copies = ("smoke", paths.SMOKE_DIR) if "smoke" in ran_at else ("dry", paths.DRY_DIR)
+            target, results = executed_copy(notebook, copies), paths.ROOT / "results" / kind
         else:
             target, results = notebook, paths.ROOT / "results"
         try:

@@ -16,6 +16,7 @@ BOOK_PAGES = [ROOT / "book" / "scorecard.ipynb", ROOT / "book" / "status.ipynb"]
 STUDENT_DIR = BUILD / "student"  # the student site: `_build/student/_build/html/`, solutions left out
 ASSIGNMENTS_DIR = BUILD / "assignments"  # one Otter-Grader assignment per chapter: student/ and autograder/
 SMOKE_DIR = BUILD / "smoke"  # executed copies of smoke runs: the committed notebooks keep their cpu outputs
+DRY_DIR = BUILD / "dry"  # executed copies of dry runs of the gpu path (CASESTUDIES_DRY), never published
 FAILED_DIR = BUILD / "failed"  # executed copies of runs where a cell failed, for inspection
 EXECUTING_DIR = BUILD / "executing"  # runs in progress, one folder per process (same disk as the notebooks)
 FINISHED_DIR = BUILD / "finished"  # finished runs that could not be moved into place

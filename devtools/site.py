@@ -40,7 +40,9 @@ def write_glances() -> None:
 
 
 STUDENT_BRANCH = "student"  # the branch the student site's launch buttons open: solution-free notebooks
-SOLUTION = re.compile(r"^(?P<fence>`{3,}|:{3,})\{solution\}.*?^(?P=fence)[ \t]*\n?", re.DOTALL | re.MULTILINE)
+SOLUTION = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{solution\}.*?^(?P=fence)[`:]*[ \t]*(?:\n|\Z)", re.DOTALL | re.MULTILINE
+)  # a closing fence is the opening one's characters alone on a line (a ```python line inside does not close it)
 
 
 def without_solutions(markdown: str) -> str:
@@ -57,9 +59,9 @@ def write_student_notebooks(folder: Path) -> list[Path]:
     for notebook in chapters():
         data = json.loads(notebook.read_text(encoding="utf-8"))
         for cell in data["cells"]:
-            if cell["cell_type"] == "markdown":
+            if cell["cell_type"] == "markdown" and "{solution}" in "".join(cell["source"]):
                 cell["source"] = without_solutions("".join(cell["source"]))
-        if "{solution}" in json.dumps(data):
+        if re.search(r"\{solution(-start|-end)?\}", json.dumps(data)):
             raise SystemExit(f"{notebook.name}: a solution is left after removing the `{{solution}}` blocks")
         (out / notebook.name).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(out / notebook.name)

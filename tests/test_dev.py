@@ -172,6 +172,7 @@ def checkout(tmp_path, monkeypatch):
     for name, value in [
         ("ROOT", root),
         ("SMOKE_DIR", build / "smoke"),
+        ("DRY_DIR", build / "dry"),
         ("FAILED_DIR", build / "failed"),
         ("EXECUTING_DIR", build / "executing"),
         ("FINISHED_DIR", build / "finished"),
@@ -290,6 +291,16 @@ def test_a_smoke_run_never_replaces_the_committed_notebook(checkout, capsys):
     assert not (paths.ROOT / "results" / "01-chapter.json").exists()
 
 
+def test_a_dry_run_of_the_gpu_path_never_replaces_the_committed_notebook(checkout):
+    notebook, _, use = checkout
+    before = notebook.read_bytes()
+    use(reports="gpu (dry run)")  # what a chapter's results file says with CASESTUDIES_DRY set
+    assert notebooks.execute(notebook, "gpu")
+    assert notebook.read_bytes() == before and not (paths.ROOT / "results" / "01-chapter.json").exists()
+    assert (paths.DRY_DIR / "notebooks" / notebook.name).exists()
+    assert (paths.ROOT / "results" / "dry" / "01-chapter.json").exists()
+
+
 def test_the_book_run_tries_every_chapter_and_skips_the_scorecard_after_a_failure(monkeypatch, tmp_path):
     chapters = [tmp_path / "01-a.ipynb", tmp_path / "02-b.ipynb", tmp_path / "03-c.ipynb"]
     tried = []
@@ -322,11 +333,17 @@ def test_student_config_only_hides_solutions_and_sources():
 
 
 def test_solutions_are_removed_whatever_their_fence_and_nothing_else_is():
-    text = (
-        "Intro.\n\n```{exercise}\n:label: ex-1\nDo it.\n```\n\n```{solution} ex-1\n:class: dropdown\n\n"
-        "    code()\n```\n\n````{solution} ex-2\n```python\nx = 1\n```\n````\n:::{solution} ex-3\nthree\n:::\nEnd.\n"
+    exercise = "```{exercise}\n:label: ex-1\nDo it.\n```\n"
+    solutions = (
+        "```{solution} ex-1\n:class: dropdown\n\n    code()\n```\n"
+        "````{solution} ex-2\n```python\nx = 1\n```\n````\n"
+        ":::{solution} ex-3\nthree\n:::\n"
+        "```{solution} ex-4\n```python\ny = 2\n```\n"  # as MyST reads it: the bare fence closes the solution
     )
-    assert site.without_solutions(text) == "Intro.\n\n```{exercise}\n:label: ex-1\nDo it.\n```\n\n\nEnd.\n"
+    assert site.without_solutions("Intro.\n\n" + exercise + "\n" + solutions + "End.") == (
+        "Intro.\n\n" + exercise + "\nEnd."
+    )
+    assert site.without_solutions(solutions.rstrip("\n")) == ""  # a solution that ends the cell
 
 
 def test_student_notebooks_keep_every_cell_but_the_solutions(tmp_path):
@@ -334,10 +351,12 @@ def test_student_notebooks_keep_every_cell_but_the_solutions(tmp_path):
     assert [p.name for p in written] == [p.name for p in paths.chapters()]
     for student, chapter in zip(written, paths.chapters(), strict=True):
         cells, original = (json.loads(p.read_text())["cells"] for p in (student, chapter))
-        assert "{solution}" not in student.read_text() and "{exercise}" in student.read_text()
-        assert [c["source"] for c in cells if c["cell_type"] == "code"] == [
-            c["source"] for c in original if c["cell_type"] == "code"
-        ]
+        assert "{solution}" not in student.read_text()
+        assert student.read_text().count("{exercise}") == chapter.read_text().count("{exercise}") > 0
+        assert len(cells) == len(original)
+        for cell, before in zip(cells, original, strict=True):
+            if "{solution}" not in "".join(before["source"]):
+                assert cell["source"] == before["source"]  # code and prose without a solution: untouched
 
 
 def one_page_site(root, page: str, solution_source: bool = False):

@@ -1,5 +1,6 @@
 """Scale presets, their selection, chapter budgets by scale, and seeds from a command line."""
 
+import numpy as np
 import pytest
 
 from casestudies.scale import PILOT_SEEDS_FROM, SCALES, get_scale, parse_seeds, scale_name, validate_seed
@@ -58,11 +59,13 @@ def test_a_dry_run_takes_the_gpu_code_paths_with_smoke_sizes_and_budgets(monkeyp
     assert scale.pick(smoke=None, cpu=None, gpu="a/model") == "a/model"  # code paths: the gpu value
     assert scale.pick(smoke=[], cpu=[], gpu=["honest"]) == ["honest"]
     assert scale.pick(smoke=4, cpu=100, override=50) == 50
+    assert scale.pick(smoke=14, cpu=14, gpu=33, cap=False) == 33  # a task's size: the gpu task itself
+    assert scale.pick(smoke=np.int64(4), cpu=100) == 4
     assert scale.pick(smoke=True, cpu=False, gpu=False) is False  # a switch is not a budget
     assert not get_scale("cpu").dry and not get_scale("smoke").dry  # only the gpu preset has a dry run
 
 
-@pytest.mark.parametrize("flag", ["", "0", "no", "false"])
+@pytest.mark.parametrize("flag", ["", "0", "no", "false", "off"])
 def test_without_the_dry_flag_gpu_is_the_real_preset(monkeypatch, flag):
     monkeypatch.setenv("CASESTUDIES_DRY", flag)
     assert get_scale("gpu") == SCALES["gpu"] and SCALES["gpu"].label == "gpu"

@@ -6,6 +6,8 @@ downloaded; `load_pretrained` is the `gpu`-scale path to a real small model.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -112,12 +114,14 @@ def byte_level_tokenizer() -> PreTrainedTokenizerFast:
 
 
 def stand_in_folder() -> Path:
-    """A tiny causal LM with `byte_level_tokenizer`, saved once with `save_pretrained` to a temporary folder:
-    what a dry run loads in place of a Hub model, through the same `from_pretrained` calls."""
-    folder = Path(tempfile.gettempdir()) / f"casestudies-stand-in-{__version__}"
+    """A tiny causal LM with `byte_level_tokenizer`, saved once with `save_pretrained` to a temporary folder named
+    by what it is built from: what a dry run loads in place of a Hub model, through the same `from_pretrained`
+    calls."""
+    tokenizer = byte_level_tokenizer()
+    recipe = json.dumps([__version__, CHATML, sorted(tokenizer.get_vocab().items())])
+    folder = Path(tempfile.gettempdir()) / f"casestudies-stand-in-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
     if not (folder / "config.json").is_file():
         building = Path(tempfile.mkdtemp(prefix="casestudies-stand-in-"))
-        tokenizer = byte_level_tokenizer()
         tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, max_positions=1024).save_pretrained(building)
         tokenizer.save_pretrained(building)
         try:

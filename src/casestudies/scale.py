@@ -8,6 +8,7 @@ from `Scale.pick`, never from a dictionary keyed by scale name.
 from __future__ import annotations
 
 import json
+import numbers
 import operator
 import os
 from collections.abc import Iterable
@@ -61,21 +62,22 @@ class Scale:
             raise ValueError(f"seeds must differ, got {list(chosen)}")
         return replace(self, seeds=chosen[: len(self.seeds)] if self.dry else chosen)
 
-    def pick(self, smoke: T, cpu: T, gpu: T | None = None, override: T | None = None) -> T:
+    def pick(self, smoke: T, cpu: T, gpu: T | None = None, override: T | None = None, cap: bool = True) -> T:
         """A chapter's own budget at this scale, or `override` when it is not None (a reader's value from the
         parameters cell; 0 is a value, not "unset"). `gpu` defaults to the `cpu` value (tiny models are bound by
         per-step overhead on a GPU, so the `gpu` scale buys width and seeds, not steps). In a dry run a number
-        is capped at its `smoke` value; anything else (a model name, a list of arms) is the `gpu` one."""
+        is capped at its `smoke` value unless `cap` is False (a task's size, not a budget); anything else (a model
+        name, a list of arms) is the `gpu` one."""
         if override is not None:
             return override
-        if self.dry and is_number(smoke):
+        if self.dry and cap and is_number(smoke):
             return smoke
         return {"smoke": smoke, "cpu": cpu, "gpu": cpu if gpu is None else gpu}[self.name]
 
 
 def is_number(value: object) -> bool:
     """Whether `value` is an int or float (not a bool): a budget a dry run may cap."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -150,8 +152,8 @@ SCALES: dict[str, Scale] = {
 
 
 def dry_run() -> bool:
-    """Whether `$CASESTUDIES_DRY` asks for dry runs (any value but empty, 0, false or no)."""
-    return os.environ.get(DRY_VAR, "").strip().lower() not in ("", "0", "false", "no")
+    """Whether `$CASESTUDIES_DRY` asks for dry runs (any value but empty, 0, false, no or off)."""
+    return os.environ.get(DRY_VAR, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def dry(scale: Scale) -> Scale:
