@@ -5,7 +5,14 @@ import torch
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from casestudies.generation import token_ids
-from casestudies.models import byte_level_tokenizer, load_pretrained, stand_in_folder, tiny_causal_lm, word_tokenizer
+from casestudies.models import (
+    byte_level_tokenizer,
+    load_pretrained,
+    seeded_lm,
+    stand_in_folder,
+    tiny_causal_lm,
+    word_tokenizer,
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +86,18 @@ def test_a_dry_run_loads_the_local_stand_in_for_a_model_it_does_not_have(monkeyp
     monkeypatch.setenv("CASESTUDIES_DRY", "0")
     with pytest.raises(OSError, match="save_pretrained"):
         load_pretrained(tmp_path / "no-such-model")
+
+
+def test_seeded_lm_is_the_tiny_model_of_a_set_ups_size_from_the_seeds_model_stream(tokenizer):
+    from types import SimpleNamespace
+
+    from casestudies.runs import torch_seed
+
+    size = SimpleNamespace(width=32, depth=1, heads=2)
+    model = seeded_lm(tokenizer, size, seed=7, max_positions=16)
+    same = tiny_causal_lm(tokenizer, width=32, depth=1, heads=2, max_positions=16, seed=torch_seed(7, "model"))
+    other = seeded_lm(tokenizer, size, seed=8, max_positions=16)
+    weights = model.model.embed_tokens.weight
+    assert torch.equal(weights, same.model.embed_tokens.weight)
+    assert not torch.equal(weights, other.model.embed_tokens.weight)
+    assert model.config.max_position_embeddings == 16 and model.config.hidden_size == 32

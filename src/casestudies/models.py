@@ -30,6 +30,7 @@ from transformers import (
 )
 
 from casestudies import __version__
+from casestudies.runs import torch_seed
 from casestudies.scale import dry_run
 
 SPECIAL_TOKENS = {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<bos>", "eos_token": "<eos>"}
@@ -83,6 +84,19 @@ def tiny_causal_lm(
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model
+
+
+def seeded_lm(tokenizer: PreTrainedTokenizerBase, size, seed: int, max_positions: int = 64) -> LlamaForCausalLM:
+    """A fresh `tiny_causal_lm` with `size`'s width, depth and heads (any object with those attributes, e.g. a
+    chapter's set-up), initialised from the seed's `model` stream (`runs.torch_seed`)."""
+    return tiny_causal_lm(
+        tokenizer,
+        width=size.width,
+        depth=size.depth,
+        heads=size.heads,
+        max_positions=max_positions,
+        seed=torch_seed(seed, "model"),
+    )
 
 
 CHATML = (

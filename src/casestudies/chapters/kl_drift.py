@@ -72,16 +72,9 @@ def digit_ids() -> list[int]:
 
 def build(setup: Setup, seed: int):
     """A fresh model of the chapter's size, initialised from the seed's `model` stream."""
-    from casestudies.models import tiny_causal_lm
+    from casestudies.models import seeded_lm
 
-    return tiny_causal_lm(
-        tokenizer(),
-        width=setup.width,
-        depth=setup.depth,
-        heads=setup.heads,
-        max_positions=16,
-        seed=torch_seed(seed, "model"),
-    )
+    return seeded_lm(tokenizer(), setup, seed, max_positions=16)
 
 
 def probabilities(model, prompts: Sequence[str]) -> np.ndarray:

@@ -64,16 +64,9 @@ def tokenizer():
 
 def build(setup: Setup, seed: int):
     """A fresh model of the chapter's size, initialised from the seed's `model` stream."""
-    from casestudies.models import tiny_causal_lm
+    from casestudies.models import seeded_lm
 
-    return tiny_causal_lm(
-        tokenizer(),
-        width=setup.width,
-        depth=setup.depth,
-        heads=setup.heads,
-        max_positions=64,
-        seed=torch_seed(seed, "model"),
-    )
+    return seeded_lm(tokenizer(), setup, seed, max_positions=64)
 
 
 def held_out(setup: Setup, seed: int) -> dict[str, list[dict]]:
