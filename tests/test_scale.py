@@ -50,7 +50,7 @@ def test_pick_gives_each_scale_its_budget_and_gpu_defaults_to_cpu():
 def test_a_dry_run_takes_the_gpu_code_paths_with_smoke_sizes_and_budgets(monkeypatch, flag):
     monkeypatch.setenv("CASESTUDIES_DRY", flag)
     scale, gpu, smoke = get_scale("gpu"), SCALES["gpu"], SCALES["smoke"]
-    assert scale.dry and scale.name == "gpu" and scale.label == "gpu (dry run)"
+    assert scale.dry and scale.name == "gpu" and scale.label == "gpu (dry run)" and scale.wiring_check == "dry"
     assert (scale.width, scale.depth, scale.heads) == (smoke.width, smoke.depth, smoke.heads)
     assert (scale.sft_steps, scale.rl_steps, scale.eval_items) == (smoke.sft_steps, smoke.rl_steps, smoke.eval_items)
     assert scale.seeds == gpu.seeds[:2] and scale.with_seeds(range(20, 25)).seeds == (20, 21)  # a chapter's own too
@@ -69,6 +69,7 @@ def test_a_dry_run_takes_the_gpu_code_paths_with_smoke_sizes_and_budgets(monkeyp
 def test_without_the_dry_flag_gpu_is_the_real_preset(monkeypatch, flag):
     monkeypatch.setenv("CASESTUDIES_DRY", flag)
     assert get_scale("gpu") == SCALES["gpu"] and SCALES["gpu"].label == "gpu"
+    assert [SCALES[n].wiring_check for n in ("smoke", "cpu", "gpu")] == ["smoke", None, None]
 
 
 @pytest.mark.parametrize("bad", [-1, -3, 2**32, 2**64, 1.5, "a", True])

@@ -78,7 +78,7 @@ class Chapter:
         workers = stats.workers_for(len(s.seeds))
         how = f"in {workers} worker processes" if workers > 1 else "one after another"
         print(f"scale: {s.name} ({s.description}); seeds {list(s.seeds)}, run {how}")
-        if s.name == "smoke" or s.dry:
+        if s.wiring_check:
             what = "a dry run" if s.dry else "smoke scale"
             print(f"{what} checks that every cell runs: the numbers below are noise, not results.")
         if s.name == "cpu" and torch.cuda.is_available():

@@ -117,8 +117,8 @@ def output_dir(scale: Scale, custom_seeds: bool, directory: str | Path | None = 
     if directory is not None:
         return Path(directory)
     out = results_dir()
-    if (scale.name == "smoke" or scale.dry) and not os.environ.get(RESULTS_DIR_VAR):
-        out = out / ("dry" if scale.dry else "smoke")
+    if scale.wiring_check and not os.environ.get(RESULTS_DIR_VAR):
+        out = out / scale.wiring_check
     return out / "custom" if custom_seeds else out
 
 
@@ -216,7 +216,7 @@ def conclude(
     verdict = evaluate(results, hypotheses)
     record = record_of(chapter, title, results, verdict, scale, wall_time_s, design_seeds, parameters, plan)
     path = write_record(record, output_dir(scale, custom_seeds, directory))
-    if scale.name == "smoke" or scale.dry:
+    if scale.wiring_check:
         print(f"({'a dry run' if scale.dry else 'smoke scale'}: a wiring check, the numbers below are noise)")
     elif record["run"] == DESIGN:
         print(f"(seeds {record['seeds']} include design seeds: a provisional, not a confirmation, run)")

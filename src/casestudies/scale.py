@@ -44,6 +44,12 @@ class Scale:
         """The name a results file records: the preset's, marked when this is a dry run."""
         return f"{self.name} (dry run)" if self.dry else self.name
 
+    @property
+    def wiring_check(self) -> str | None:
+        """`smoke` or `dry` for a run that only checks the code runs (its results go to a folder of that name and
+        its numbers are noise); None for a run whose numbers count."""
+        return "dry" if self.dry else "smoke" if self.name == "smoke" else None
+
     def with_seeds(self, seeds: Iterable[int] | int | str | None) -> Scale:
         """The same preset with other seeds (`None` keeps the preset's); a dry run keeps only the first two.
 
