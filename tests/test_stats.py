@@ -25,6 +25,7 @@ from casestudies.stats import (
     REVERSED,
     Hypothesis,
     check_unique,
+    column_groups,
     conclude,
     difference_table,
     evaluate,
@@ -682,3 +683,27 @@ def test_an_interrupted_parallel_run_leaves_no_worker_and_says_so_in_one_line(tm
     assert not [p for p in workers if alive(p)]
     assert "interrupted after 0 of 4 seeds: the workers were stopped" in stderr
     assert "During handling of the above exception" not in stderr  # one error, not a chain
+
+
+def test_column_groups_cut_a_wide_table_into_tables_that_fit_and_keep_every_cell():
+    table = pd.DataFrame(
+        {f"metric_{i}": ["0.123 ± 0.045", "0.9 ± 0.1"] for i in range(9)}, index=pd.Index(["RL", "warm-up"], name="arm")
+    )
+    table.columns.name = "metric"
+    groups = column_groups(table, width=50)
+    # row labels: "warm-up" is 7 characters + 2; each column "0.123 ± 0.045" is 13 + 2: two columns a group
+    assert [list(g.columns) for g in groups][:2] == [["metric_0", "metric_1"], ["metric_2", "metric_3"]]
+    assert len(groups) == 5
+    pd.testing.assert_frame_equal(pd.concat(groups, axis=1), table)
+    assert all(list(g.index) == ["RL", "warm-up"] for g in groups)
+
+
+def test_column_groups_count_a_headers_longest_word_and_give_an_overwide_column_its_own_group():
+    table = pd.DataFrame({"a very long header": ["1"], "x" * 30: ["2"], "b": ["3"]}, index=["r"])
+    groups = column_groups(table, width=20)
+    # "a very long header" wraps to its longest word (6 + 2 = 8; with "r" 3: 11); the 30-character header
+    # does not fit any group and stands alone; "b" starts the next group
+    assert [list(g.columns) for g in groups] == [["a very long header"], ["x" * 30], ["b"]]
+    assert column_groups(table, width=200)[0].shape == (1, 3)
+    with pytest.raises(ValueError, match="width"):
+        column_groups(table, width=0)

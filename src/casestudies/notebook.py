@@ -185,3 +185,12 @@ def show_source(*objects) -> None:
         display(Markdown(f"```python\n{source}\n```"))
     except ImportError:  # plain Python: print it
         print(source)
+
+
+def show_table(table: pd.DataFrame, width: int = stats.TABLE_WIDTH) -> None:
+    """Display a results table as `stats.column_groups` cuts it, one table under another, so it fits the book's
+    column."""
+    from IPython.display import display
+
+    for part in stats.column_groups(table, width):
+        display(part)

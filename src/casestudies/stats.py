@@ -20,7 +20,7 @@ from casestudies.results import (
     results_dir,
 )
 from casestudies.runs import map_arms, map_jobs, map_seeds, stream, torch_seed, usable_cores, workers_for
-from casestudies.tidy import check_unique, summary_table, tidy
+from casestudies.tidy import TABLE_WIDTH, check_unique, column_groups, summary_table, tidy
 from casestudies.verdict import (
     ABSENT,
     CHECK,
@@ -65,11 +65,13 @@ __all__ = [
     "RESULTS_SCHEMA_VERSION",
     "REVERSED",
     "SECONDARY",
+    "TABLE_WIDTH",
     "Effect",
     "Hypothesis",
     "Plan",
     "Verdict",
     "check_unique",
+    "column_groups",
     "conclude",
     "design_plan",
     "difference_table",

@@ -73,3 +73,41 @@ def summary_table(
 
     text = means.map(shown).where(spread.isna() | means.isna(), means.map(shown) + " ± " + spread.map(shown))
     return means, text
+
+
+CELL_PADDING = 2  # characters a displayed table adds around each cell's text
+TABLE_WIDTH = 90  # characters of the book's text column at its results tables' type size (`_static/layout.css`)
+
+
+def column_groups(table: pd.DataFrame, width: int = TABLE_WIDTH) -> list[pd.DataFrame]:
+    """`table` cut into consecutive groups of columns, each with the row labels and at most `width` characters
+    wide as displayed, so a wide results table reads top to bottom instead of scrolling sideways.
+
+    A cell counts its whole text (a "mean ± sd" stays on one line); a header only its longest word, since
+    headers wrap at spaces. A column wider than `width` alone gets a group of its own.
+    """
+    if width < 1:
+        raise ValueError(f"width must be positive, got {width}")
+
+    def longest(values) -> int:
+        return max((len(str(v)) for v in values), default=0)
+
+    def header(label) -> int:
+        parts = label if isinstance(label, tuple) else (label,)
+        return max((len(word) for part in parts for word in str(part).split()), default=0)
+
+    names = [str(n or "") for n in table.index.names]
+    labels = sum(
+        max(longest(table.index.get_level_values(i)), len(name)) + CELL_PADDING for i, name in enumerate(names)
+    )
+    labels = max(labels, len(str(table.columns.name or "")) + CELL_PADDING)
+    groups: list[list[int]] = []
+    used = width  # forces a first group
+    for position, column in enumerate(table.columns):
+        need = max(longest(table.iloc[:, position]), header(column)) + CELL_PADDING
+        if used + need > width:
+            groups.append([])
+            used = labels
+        groups[-1].append(position)
+        used += need
+    return [table.iloc[:, group] for group in groups] or [table]
