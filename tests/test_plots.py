@@ -81,8 +81,8 @@ def test_headline_forest_draws_each_headline_signed_to_its_claim_with_its_sesoi_
     ]
     ax = headline_forest(records)
     assert [t.get_text() for t in ax.get_yticklabels()] == [
-        "01 H1 (5/6 seeds, sesoi 0.05)",
-        "02 H3 (5/6 seeds, sesoi 0.05)",
+        "01 H1, 5/6 seeds\nsesoi 0.05",
+        "02 H3, 5/6 seeds\nsesoi 0.05",
     ]
     markers = [line for line in ax.lines if line.get_marker() == "o"]
     # in sesoi units, "less" flipped to the right: 0.3 / 0.05 and -0.2 / 0.05

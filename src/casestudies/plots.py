@@ -234,9 +234,12 @@ def _forest(effects, ax, with_metric: bool) -> None:
 def headline_forest(records: list[dict], ax=None):
     """One row per headline hypothesis: its paired difference in units of its own smallest effect of interest
     (so chapters measured in bits, nats and shares compare), signed so that the source's claimed direction points
-    right, with the 95% interval, the ±sesoi band (grey, always ±1) and the outcome's colour."""
+    right, with the 95% interval, the ±sesoi band (grey, always ±1) and the outcome's colour.
+
+    Drawn narrow (5.2 in) with 10-point labels and the legend above, so that shrunk to a phone's column (about
+    370 px) its text still reads at 9 px or more."""
     rows = [(r, h) for r in records for h in r["hypotheses"] if h["role"] == HEADLINE]
-    ax = ax or plt.figure(figsize=(7.0, 0.9 + 0.42 * len(rows))).gca()
+    ax = ax or plt.figure(figsize=(5.2, 1.4 + 0.4 * len(rows))).gca()
     for y, (_, h) in enumerate(rows):
         sign = (1.0 if h["direction"] == "greater" else -1.0) / h["sesoi"]
         estimate = np.nan if h["estimate"] is None else sign * h["estimate"]
@@ -252,9 +255,10 @@ def headline_forest(records: list[dict], ax=None):
             zorder=3,
         )
     labels = [
-        f"{r['chapter'][:2]} {h['name']} ({h['n_agree']}/{h['n_seeds']} seeds, sesoi {h['sesoi']:g})" for r, h in rows
+        f"{r['chapter'][:2]} {h['name']}, {h['n_agree']}/{h['n_seeds']} seeds\nsesoi {h['sesoi']:g}" for r, h in rows
     ]
-    ax.set_yticks(range(len(rows)), labels, fontsize=9)
+    ax.set_yticks(range(len(rows)), labels, fontsize=10)
+    ax.tick_params(axis="x", labelsize=10)
     ax.invert_yaxis()
     ax.axvline(0, color="grey", lw=0.8, ls=":")
     handles = [
@@ -262,6 +266,8 @@ def headline_forest(records: list[dict], ax=None):
         for o in (REPRODUCED, INCONCLUSIVE, ABSENT, REVERSED)
     ]
     handles.append(plt.Line2D([], [], lw=6, color="0.85", label="±sesoi"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    ax.set_xlabel("headline effect in units of its sesoi, the source's direction to the right (95% t-interval)")
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, fontsize=10, frameon=False)
+    ax.set_xlabel(
+        "headline effect in units of its sesoi\n(the source's direction to the right; 95% t-interval)", fontsize=10
+    )
     return ax
