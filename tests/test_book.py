@@ -186,3 +186,24 @@ def test_the_generated_glance_pages_are_the_results_files_and_every_chapter_open
             notebook
         )
     assert "```{include} _generated/verdicts.md" in (ROOT / "book" / "intro.md").read_text()
+
+
+def test_the_answer_keys_reference_runs_change_one_knob_of_the_published_run_and_are_cited():
+    """A knob's reference run (`teaching/reference-runs/NN-KNOB-VALUE.json`) is a results file that follows the
+    protocol, at the published run's scale and seeds with only that parameter changed, and the answer key cites
+    it: its expected direction and size come from a run, not from a guess."""
+    from casestudies.results import problems
+
+    key = (ROOT / "teaching" / "answer-key.md").read_text()
+    runs = sorted((ROOT / "teaching" / "reference-runs").glob("*.json"))
+    assert runs
+    for path in runs:
+        chapter, knob, value = re.fullmatch(r"(\d\d)-([A-Z_]+)-(.+)", path.stem).groups()
+        record = json.loads(path.read_text())
+        published = json.loads(next((ROOT / "results").glob(f"{chapter}-*.json")).read_text())
+        assert problems(record) == [], path.name
+        changed = {k for k, v in record["parameters"].items() if published["parameters"].get(k) != v}
+        assert changed == {knob}, path.name
+        assert str(record["parameters"][knob]) == value
+        assert (record["scale"], record["seeds"]) == (published["scale"], published["seeds"])
+        assert f"reference-runs/{path.name}" in key
